@@ -1,0 +1,73 @@
+package flagenv
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newSet() (*flag.FlagSet, *string, *time.Duration, *bool) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	s := fs.String("node-name", "", "the node")
+	d := fs.Duration("poll-interval", time.Second, "how often")
+	b := fs.Bool("dry-run", false, "plan only")
+	return fs, s, d, b
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		node    string
+		poll    time.Duration
+		dry     bool
+		wantErr string
+	}{
+		{name: "defaults", poll: time.Second},
+		{name: "env fills", env: map[string]string{"SH_NODE_NAME": "n1", "SH_POLL_INTERVAL": "250ms", "SH_DRY_RUN": "true"}, node: "n1", poll: 250 * time.Millisecond, dry: true},
+		{name: "flag wins over env", args: []string{"--node-name", "flag"}, env: map[string]string{"SH_NODE_NAME": "env"}, node: "flag", poll: time.Second},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "x: flag provided but not defined: -nope (run 'x --help' for the flags)"},
+		{name: "bad env", env: map[string]string{"SH_POLL_INTERVAL": "soon"}, wantErr: `environment variable SH_POLL_INTERVAL="soon" is not a valid --poll-interval`},
+		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, s, d, b := newSet()
+			err := Parse(fs, "x", "SH", tt.args, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error is not one line: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *s != tt.node || *d != tt.poll || *b != tt.dry {
+				t.Fatalf("got node=%q poll=%v dry=%v", *s, *d, *b)
+			}
+		})
+	}
+}
+
+func TestHelpListsEnv(t *testing.T) {
+	fs, _, _, _ := newSet()
+	fs.Usage = Usage(fs, "x [flags]", "Does x.", "SH")
+	var out bytes.Buffer
+	err := Parse(fs, "x", "SH", []string{"--help"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	for _, want := range []string{"Usage: x [flags]", "--poll-interval duration", "(default 1s)", "[$SH_POLL_INTERVAL]", "[$SH_DRY_RUN]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
