@@ -181,7 +181,7 @@ func (p *Plane) startAPIServer(bin, etcdURL string, port int) error {
 		"--shutdown-send-retry-after=false", "--max-requests-inflight=1000", "--max-mutating-requests-inflight=500"}
 	p.Config = &rest.Config{Host: "https://127.0.0.1:" + itoa(port), BearerToken: token,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(certDir, "apiserver.crt")},
-		QPS: 500, Burst: 1000}
+		QPS:             500, Burst: 1000}
 	if err := p.StartAPIServer(); err != nil {
 		return err
 	}
