@@ -1,0 +1,45 @@
+package drain
+
+import "time"
+
+// defaultGrace is Kubernetes' default terminationGracePeriodSeconds.
+const defaultGrace = 30 * time.Second
+
+// ownGrace is the grace period a pod asks for.
+func ownGrace(seconds *int64) time.Duration {
+	if seconds == nil {
+		return defaultGrace
+	}
+	return time.Duration(*seconds) * time.Second
+}
+
+// gracePeriod is the grace period to give a pod evicted or deleted at now:
+// min(its own, deadline − margin − now), never below p.MinGrace, in whole
+// seconds rounded down so the pod is gone by deadline − margin.
+func gracePeriod(own time.Duration, now, deadline time.Time, p Policy) int64 {
+	g := own
+	if left := deadline.Add(-p.Margin).Sub(now); left < g {
+		g = left
+	}
+	if g < p.MinGrace {
+		g = p.MinGrace
+	}
+	return int64(g / time.Second)
+}
+
+// cutoff is the latest moment a PDB-blocked pod can still be terminated
+// gracefully: deadline − margin − the time it needs, where the time it needs
+// is its own grace period but at most half of the time the drain had when it
+// started (a pod asking 600s of a 105s budget cannot have it, and waiting
+// half the budget for its PDB is the fair split), and at least p.MinGrace.
+func cutoff(own time.Duration, started, deadline time.Time, p Policy) time.Time {
+	end := deadline.Add(-p.Margin)
+	need := own
+	if half := end.Sub(started) / 2; half < need {
+		need = half
+	}
+	if need < p.MinGrace {
+		need = p.MinGrace
+	}
+	return end.Add(-need)
+}

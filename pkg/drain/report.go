@@ -1,0 +1,123 @@
+package drain
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Outcome is what became of one pod. The values are the agent's
+// spot_handler_pods_total outcome label.
+type Outcome string
+
+// The pod outcomes.
+const (
+	// Evicted: the eviction API accepted it and the pod was gone in time.
+	Evicted Outcome = "evicted"
+	// DeletedAfterCutoff: its PDB refused eviction until the cut-off, so it
+	// was deleted with a grace period (PDBFallback delete).
+	DeletedAfterCutoff Outcome = "deleted_after_pdb_cutoff"
+	// GoneBeforeEviction: it went away, or was already terminating, before
+	// the drain evicted it.
+	GoneBeforeEviction Outcome = "gone_before_eviction"
+	// RunningAtDeadline: it was still on the node at deadline − margin; the
+	// reason says why (PDB, eviction error, still terminating).
+	RunningAtDeadline Outcome = "running_at_deadline"
+)
+
+// PodResult is the fate of one pod of the drain's plan.
+type PodResult struct {
+	Namespace, Name string
+	// Priority is the pod's priority; lower priorities were evicted first.
+	Priority int32
+	// Grace is the grace period given, in seconds (0 if never evicted).
+	Grace int64
+	// Outcome and Reason say what happened and why, in words for people.
+	Outcome Outcome
+	Reason  string
+	// PDB names the disruption budget that refused its eviction, if any.
+	PDB string
+	// Attempts counts eviction requests made for it.
+	Attempts int
+	// Accepted is when its eviction or deletion was accepted; Gone when it
+	// left the node. Either may be zero.
+	Accepted, Gone time.Time
+	// Warning is what the pod loses by going (emptyDir data, no controller).
+	Warning string
+}
+
+// SkippedPod is a pod on the node the drain left alone, with the reason.
+type SkippedPod struct {
+	Namespace, Name, Reason string
+}
+
+// Report is the result of one drain: every pod of the plan with its
+// outcome, the pods left alone, and the drain's milestones.
+type Report struct {
+	Node     string
+	Kind     string
+	Deadline time.Time
+	// Margin is how long before Deadline the node had to be empty.
+	Margin time.Duration
+	// Started is when Drain began; Cordoned when the node was marked.
+	Started, Cordoned time.Time
+	// AllAccepted is when the last eviction or deletion was accepted.
+	AllAccepted time.Time
+	// Finished is when the node was empty, or when waiting stopped.
+	Finished time.Time
+	// Empty is true if every pod of the plan was gone by Finished.
+	Empty bool
+	// Pods is the plan, in eviction order; Skipped the pods left alone.
+	Pods    []PodResult
+	Skipped []SkippedPod
+	// Resumed is true when the node already carried this notice (an agent
+	// restarted mid-drain).
+	Resumed bool
+}
+
+// MissedDeadline reports whether pods were still on the node at
+// deadline − margin.
+func (r *Report) MissedDeadline() bool { return !r.Empty }
+
+// Spare is how long before deadline − margin the node was empty (negative if
+// it was not).
+func (r *Report) Spare() time.Duration { return r.Deadline.Add(-r.Margin).Sub(r.Finished) }
+
+// Counts returns the number of pods per outcome.
+func (r *Report) Counts() map[Outcome]int {
+	m := map[Outcome]int{}
+	for _, p := range r.Pods {
+		m[p.Outcome]++
+	}
+	return m
+}
+
+// Blocking returns the pods still running at the deadline, by name.
+func (r *Report) Blocking() []PodResult {
+	var out []PodResult
+	for _, p := range r.Pods {
+		if p.Outcome == RunningAtDeadline {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name })
+	return out
+}
+
+// Summary is one line for people: how many pods went how, and which did not.
+func (r *Report) Summary() string {
+	c := r.Counts()
+	s := fmt.Sprintf("node %s: %d pods: %d evicted, %d deleted after PDB cut-off, %d gone before eviction, %d running at deadline",
+		r.Node, len(r.Pods), c[Evicted], c[DeletedAfterCutoff], c[GoneBeforeEviction], c[RunningAtDeadline])
+	if r.Empty {
+		return s + fmt.Sprintf("; empty %.1fs before deadline-margin", r.Spare().Seconds())
+	}
+	for i, p := range r.Blocking() {
+		if i == 3 {
+			s += fmt.Sprintf("; and %d more", len(r.Blocking())-3)
+			break
+		}
+		s += fmt.Sprintf("; %s/%s: %s", p.Namespace, p.Name, p.Reason)
+	}
+	return s
+}

@@ -1,0 +1,105 @@
+package drain
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Keys of what this package writes on a node. They are a contract: a
+// restarted agent and `spot-handler rehearse` read them.
+const (
+	// TaintKey is the taint put on a node that is being drained; its value
+	// is the notice kind.
+	TaintKey = "spot-handler.io/interruption"
+	// NoticeAnnotation holds the notice as JSON (see NodeNotice).
+	NoticeAnnotation = "spot-handler.io/notice"
+	// AddedAnnotation lists what the drain added to the node
+	// (comma-separated: unschedulable, taint, label), so Uncordon removes
+	// only those.
+	AddedAnnotation = "spot-handler.io/added"
+	// DefaultExcludeLabel keeps external load balancers off a draining node.
+	DefaultExcludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
+)
+
+// Request says which node to drain, why and by when.
+type Request struct {
+	// Node is the Kubernetes node name.
+	Node string
+	// Kind is the notice kind (e.g. SpotInterruption); it is the taint's value.
+	Kind string
+	// Action is the notice's action (terminate, stop, ...), for the record.
+	Action string
+	// NoticeID identifies the notice, so a resumed drain knows it is the same.
+	NoticeID string
+	// Deadline is when the instance goes away. Everything is timed from it.
+	Deadline time.Time
+	// Detected is when the notice was first seen; zero means now.
+	Detected time.Time
+}
+
+// PDBFallback says what to do with a pod whose PDB still refuses eviction
+// at its cut-off.
+type PDBFallback string
+
+// The PDB fallbacks.
+const (
+	// FallbackDelete deletes the pod with its (capped) grace period at the
+	// cut-off: the instance dies anyway, and a SIGTERM beats a hard kill.
+	FallbackDelete PDBFallback = "delete"
+	// FallbackWait keeps asking for the eviction until deadline − margin and
+	// reports the pod as running at the deadline if the PDB never allows it.
+	FallbackWait PDBFallback = "wait"
+)
+
+// Policy tunes a drain. The zero value is not valid; use DefaultPolicy.
+type Policy struct {
+	// Margin is how long before the deadline the node must be empty.
+	Margin time.Duration
+	// PDBFallback applies at a PDB-blocked pod's cut-off.
+	PDBFallback PDBFallback
+	// TaintEffect is the effect of TaintKey (NoSchedule, PreferNoSchedule
+	// or NoExecute).
+	TaintEffect corev1.TaintEffect
+	// ExcludeLabel, if not empty, is set to "true" on the node while it drains.
+	ExcludeLabel string
+	// SelfNamespace and SelfName name the agent's own pod, never evicted.
+	SelfNamespace, SelfName string
+	// MinGrace is the shortest grace period given to a pod (at least 1s: the
+	// API turns 0 into a forced delete).
+	MinGrace time.Duration
+	// WaveGap is the longest a priority wave waits for its evictions to be
+	// answered before the next wave starts.
+	WaveGap time.Duration
+	// Parallelism bounds eviction requests in flight.
+	Parallelism int
+}
+
+// DefaultPolicy is the policy behind the agent's default flags.
+func DefaultPolicy() Policy {
+	return Policy{
+		Margin:       15 * time.Second,
+		PDBFallback:  FallbackDelete,
+		TaintEffect:  corev1.TaintEffectNoSchedule,
+		ExcludeLabel: DefaultExcludeLabel,
+		MinGrace:     time.Second,
+		WaveGap:      250 * time.Millisecond,
+		Parallelism:  64,
+	}
+}
+
+// Interface is what the agent needs to act on its node. Drainer changes the
+// cluster; DryRun only logs what it would do.
+type Interface interface {
+	// Cordon marks the node unschedulable, taints, labels and annotates it.
+	// It is idempotent.
+	Cordon(ctx context.Context, req Request) error
+	// Drain cordons the node, then evicts its pods and waits for them until
+	// deadline − margin, and reports each pod.
+	Drain(ctx context.Context, req Request) (*Report, error)
+	// Uncordon removes what Cordon added, and only that.
+	Uncordon(ctx context.Context, node string) error
+	// Notice returns the notice recorded on the node, or nil if none.
+	Notice(ctx context.Context, node string) (*NodeNotice, error)
+}
