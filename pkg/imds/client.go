@@ -101,6 +101,9 @@ func NewClient(cfg Config) (*Client, error) {
 		ClientEnableState: sdkimds.ClientEnabled,
 		// Each request gets its own RequestTimeout deadline instead.
 		DisableDefaultTimeout: true,
+		// Keep the retryer's zero delay: the SDK would otherwise wait up to
+		// 1s before the retry that carries a fresh token.
+		DisableDefaultMaxBackoff: true,
 	})
 	return &Client{cfg: cfg, sdk: sdk, log: cfg.Logger, hint: newHints(cfg.Logger, cfg.Clock)}, nil
 }
