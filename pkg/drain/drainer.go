@@ -202,7 +202,9 @@ func (d *Drainer) settle(rep *Report, jobs []*podJob, tr *tracker) {
 		case GoneBeforeEviction:
 			r.Reason = "was terminating before the drain and still is at the deadline"
 		case "":
-			r.Reason = "the drain ended before its eviction was tried"
+			if r.Reason == "" {
+				r.Reason = "the drain ended before its eviction was tried"
+			}
 		}
 		r.Outcome = RunningAtDeadline
 	}
