@@ -164,7 +164,7 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, string, error) {
 	outcome := classify(tr, err, rctx)
 	switch {
 	case outcome == OutcomeNotFound:
-		return nil, outcome, errNotFound
+		return nil, outcome, fmt.Errorf("reading %s: %w", path, errNotFound)
 	case err != nil:
 		if outcome == OutcomeForbidden || outcome == OutcomeTimeout && tr.token {
 			c.hint.unreachable(path, outcome)
