@@ -9,5 +9,4 @@ import (
 var errNotYet = errors.New("not implemented yet")
 
 func runAgent(context.Context, []string, stdio) error    { return usageError{errNotYet} }
-func runAdvise(context.Context, []string, stdio) error   { return usageError{errNotYet} }
 func runRehearse(context.Context, []string, stdio) error { return usageError{errNotYet} }

@@ -1,0 +1,150 @@
+package advisor
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Diversity penalties, in score points per type already in the set that
+// shares the trait. A family is the strongest: one family's capacity tends to
+// be reclaimed together.
+const (
+	familyPenalty     = 12.0
+	sizePenalty       = 2.0
+	generationPenalty = 1.0
+	vendorPenalty     = 1.0
+)
+
+// AssumedZones is how many zones a type is taken to span when neither prices
+// nor --zones say.
+const AssumedZones = 3
+
+// Minimum set sizes the advisor warns about.
+const (
+	// MinTypesAWS: AWS advises at least this many types so Spot placement
+	// scores and price-capacity-optimized have pools to choose from.
+	MinTypesAWS = 3
+	// MinTypesKarpenter: Karpenter's spot-to-spot consolidation needs at
+	// least this many cheaper types to replace a Spot node.
+	MinTypesKarpenter = 15
+)
+
+// Diversify chooses up to count types from ranked (best first, as Recommend
+// sorts them). It fills the set tier by tier, best first, so a type from a
+// worse interruption bucket is taken only when the better tiers are used up.
+// Within a tier it takes, one at a time, the type whose score minus the
+// diversity penalties (for each chosen type of the same family, size,
+// generation and CPU vendor) is highest.
+func Diversify(ranked []Candidate, count int) []Candidate {
+	left := append([]Candidate(nil), ranked...)
+	var set []Candidate
+	families, sizes, gens, vendors := map[string]int{}, map[string]int{}, map[int]int{}, map[string]int{}
+	for len(set) < count && len(left) > 0 {
+		tier := left[0].Tier
+		for _, c := range left {
+			if c.Tier < tier {
+				tier = c.Tier
+			}
+		}
+		best, bestVal := -1, 0.0
+		for i, c := range left {
+			if c.Tier != tier {
+				continue
+			}
+			v := c.Score - familyPenalty*float64(families[c.Family]) - sizePenalty*float64(sizes[c.Size]) -
+				generationPenalty*float64(gens[c.Generation]) - vendorPenalty*float64(vendors[c.CPUVendor])
+			if best < 0 || v > bestVal || (v == bestVal && better(c, left[best])) {
+				best, bestVal = i, v
+			}
+		}
+		c := left[best]
+		set = append(set, c)
+		families[c.Family]++
+		sizes[c.Size]++
+		gens[c.Generation]++
+		vendors[c.CPUVendor]++
+		left = append(left[:best], left[best+1:]...)
+	}
+	return set
+}
+
+// Diversity describes a chosen set.
+type Diversity struct {
+	Types       int `json:"types"`
+	Families    int `json:"families"`
+	Generations int `json:"generations"`
+	Vendors     int `json:"cpuVendors"`
+	Sizes       int `json:"sizes"`
+	// Pools is the number of Spot capacity pools, types × zones, counted per
+	// type from its known zones, or with AssumedZones when ZonesAssumed.
+	Pools        int  `json:"pools"`
+	ZonesAssumed bool `json:"zonesAssumed"`
+	// LargestFamily holds LargestFamilyShare of the set (0–1).
+	LargestFamily      string  `json:"largestFamily"`
+	LargestFamilyShare float64 `json:"largestFamilyShare"`
+}
+
+func diversityOf(set []Candidate, givenZones int) Diversity {
+	d := Diversity{Types: len(set)}
+	fam, gen, ven, size := map[string]int{}, map[int]bool{}, map[string]bool{}, map[string]bool{}
+	for _, c := range set {
+		fam[c.Family]++
+		gen[c.Generation] = true
+		ven[c.CPUVendor] = true
+		size[c.Size] = true
+		switch {
+		case len(c.Zones) > 0:
+			d.Pools += len(c.Zones)
+		case givenZones > 0:
+		default:
+			d.Pools += AssumedZones
+			d.ZonesAssumed = true
+		}
+	}
+	d.Families, d.Generations, d.Vendors, d.Sizes = len(fam), len(gen), len(ven), len(size)
+	names := make([]string, 0, len(fam))
+	for f := range fam {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		if fam[f] > fam[d.LargestFamily] {
+			d.LargestFamily = f
+		}
+	}
+	if len(set) > 0 {
+		d.LargestFamilyShare = float64(fam[d.LargestFamily]) / float64(len(set))
+	}
+	return d
+}
+
+// staleAfter is the data age past which every output warns.
+const staleAfter = 7 * 24 * time.Hour
+
+func warnings(r *Result, ranked []Candidate, o Options) []string {
+	var w []string
+	n, want := len(r.Set), r.Requirements.Count
+	if n < want {
+		w = append(w, fmt.Sprintf("only %d types meet the requirements (--count %d): widen --vcpus, --memory or --families", n, want))
+	}
+	if n < MinTypesAWS {
+		w = append(w, fmt.Sprintf("the set has %d types; AWS advises at least %d so Spot has pools to choose from", n, MinTypesAWS))
+	}
+	if o.MinTypes > n {
+		w = append(w, fmt.Sprintf("the set has %d types; Karpenter's spot-to-spot consolidation needs at least %d: raise --count or widen the requirements", n, o.MinTypes))
+	}
+	if r.Diversity.LargestFamilyShare > 0.5 && n >= 4 {
+		w = append(w, fmt.Sprintf("family %s holds %.0f%% of the set: its capacity is often reclaimed together", r.Diversity.LargestFamily, 100*r.Diversity.LargestFamilyShare))
+	}
+	if len(r.Set) > 0 && len(ranked) > 0 {
+		last := r.Set[len(r.Set)-1]
+		if last.Tier > ranked[0].Tier {
+			w = append(w, fmt.Sprintf("too few types in the best interruption bucket (%s): the set reaches into %s", ranked[0].TierLabel, last.TierLabel))
+		}
+	}
+	if r.Data.Age > staleAfter {
+		w = append(w, fmt.Sprintf("the Spot Advisor data is %s old: refresh it (drop --data, or delete the cache)", humanAge(r.Data.Age)))
+	}
+	return w
+}

@@ -1,0 +1,234 @@
+package advisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultFeedURL is where AWS publishes the Spot Instance Advisor data.
+const DefaultFeedURL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
+
+// OS names used by the feed.
+const (
+	Linux   = "Linux"
+	Windows = "Windows"
+)
+
+// Feed is the Spot Instance Advisor data: per region, OS and instance type,
+// an interruption-frequency bucket and the savings over On-Demand.
+type Feed struct {
+	// InstanceTypes holds the feed's own specs of each type.
+	InstanceTypes map[string]FeedType `json:"instance_types"`
+	// Ranges are the interruption buckets, ordered by Index from 0 (least
+	// frequent) up.
+	Ranges []Bucket `json:"ranges"`
+	// Advisor maps region → OS ("Linux", "Windows") → instance type → advice.
+	Advisor map[string]map[string]map[string]Advice `json:"spot_advisor"`
+	// FetchedAt is when the data was fetched (the feed carries no time of
+	// its own); zero when unknown.
+	FetchedAt time.Time `json:"-"`
+	// Source says where the data came from (a URL or a file).
+	Source string `json:"-"`
+	// FromFile is true when FetchedAt is a file's modification time.
+	FromFile bool `json:"-"`
+}
+
+// FeedType is the feed's description of one instance type.
+type FeedType struct {
+	// Cores is the number of vCPUs (the feed calls them cores).
+	Cores int `json:"cores"`
+	// RAMGB is the memory in GiB.
+	RAMGB float64 `json:"ram_gb"`
+	// EMR says whether Amazon EMR supports the type.
+	EMR bool `json:"emr"`
+}
+
+// Bucket is one interruption-frequency range of the feed ("<5%", "5-10%", …).
+type Bucket struct {
+	// Index is the value the advice's R field refers to.
+	Index int `json:"index"`
+	// Label is the human text, e.g. "5-10%".
+	Label string `json:"label"`
+	// Max is the upper bound in percent as the feed gives it (the last
+	// bucket's is 100).
+	Max int `json:"max"`
+}
+
+// Advice is the feed's word on one type in one region and OS.
+type Advice struct {
+	// Savings is the percentage saved over the On-Demand price, at most 100;
+	// negative when Spot costs more than On-Demand (the feed has such types).
+	Savings int `json:"s"`
+	// Range is the Index of the interruption Bucket.
+	Range int `json:"r"`
+}
+
+// ParseFeed decodes and checks the Spot Advisor JSON. It rejects data that
+// later steps could not use: no buckets, bucket indexes that are not 0..n-1 in
+// order, an advice pointing at a missing bucket, savings over 100%, or
+// specs with negative or non-finite sizes.
+func ParseFeed(data []byte) (*Feed, error) {
+	var f Feed
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decoding the Spot Advisor feed: %w", err)
+	}
+	if err := f.validate(); err != nil {
+		return nil, fmt.Errorf("checking the Spot Advisor feed: %w", err)
+	}
+	return &f, nil
+}
+
+func (f *Feed) validate() error {
+	if len(f.Ranges) == 0 {
+		return errors.New("no interruption ranges")
+	}
+	prevMax := -1
+	for i, b := range f.Ranges {
+		if b.Index != i {
+			return fmt.Errorf("range %d has index %d, want %d (ranges must be ordered)", i, b.Index, i)
+		}
+		if b.Max <= prevMax || b.Max > 100 {
+			return fmt.Errorf("range %q has max %d; maxima must rise and stay within 0–100", b.Label, b.Max)
+		}
+		prevMax = b.Max
+	}
+	if len(f.Advisor) == 0 {
+		return errors.New("no regions in spot_advisor")
+	}
+	for region, byOS := range f.Advisor {
+		for os, types := range byOS {
+			for typ, a := range types {
+				if a.Range < 0 || a.Range >= len(f.Ranges) {
+					return fmt.Errorf("%s %s %s: range %d does not exist (have 0–%d)", region, os, typ, a.Range, len(f.Ranges)-1)
+				}
+				if a.Savings > 100 {
+					return fmt.Errorf("%s %s %s: savings %d%% is over 100", region, os, typ, a.Savings)
+				}
+			}
+		}
+	}
+	for typ, t := range f.InstanceTypes {
+		if t.Cores < 0 || t.RAMGB < 0 || math.IsNaN(t.RAMGB) || math.IsInf(t.RAMGB, 0) {
+			return fmt.Errorf("instance type %s: cores %d, ram_gb %v are not sizes", typ, t.Cores, t.RAMGB)
+		}
+	}
+	return nil
+}
+
+// Regions returns the feed's regions, sorted.
+func (f *Feed) Regions() []string {
+	out := make([]string, 0, len(f.Advisor))
+	for r := range f.Advisor {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Region returns the advice for one region and OS, or an error that lists the
+// regions (or OSes) the feed has.
+func (f *Feed) Region(region, os string) (map[string]Advice, error) {
+	byOS, ok := f.Advisor[region]
+	if !ok {
+		return nil, fmt.Errorf("unknown region %q: the Spot Advisor feed has %s", region, strings.Join(f.Regions(), ", "))
+	}
+	types, ok := byOS[os]
+	if !ok {
+		var have []string
+		for o := range byOS {
+			have = append(have, o)
+		}
+		sort.Strings(have)
+		return nil, fmt.Errorf("no %q data for region %s: the feed has %s", os, region, strings.Join(have, ", "))
+	}
+	return types, nil
+}
+
+// BucketLabel returns the label of bucket i, or "?" when there is none.
+func (f *Feed) BucketLabel(i int) string {
+	if i < 0 || i >= len(f.Ranges) {
+		return "?"
+	}
+	return f.Ranges[i].Label
+}
+
+// bucketBounds returns the lower and upper interruption percentage of bucket
+// i. The bounds come from the feed's Max fields; the last, open bucket (Max
+// 100) is taken to span as wide as the one before it, so ">20%" with a lower
+// bound of 22 becomes 22–28.
+func (f *Feed) bucketBounds(i int) (lo, hi float64) {
+	if i > 0 {
+		lo = float64(f.Ranges[i-1].Max)
+	}
+	hi = float64(f.Ranges[i].Max)
+	if i == len(f.Ranges)-1 && i > 0 && hi >= 100 {
+		width := lo
+		if i > 1 {
+			width = lo - float64(f.Ranges[i-2].Max)
+		}
+		hi = lo + width
+	}
+	return lo, hi
+}
+
+// BucketMidpoint returns the interruption frequency, as a fraction of
+// instances interrupted per month, at the middle of bucket i; it is the prior
+// that observed history updates.
+func (f *Feed) BucketMidpoint(i int) float64 {
+	lo, hi := f.bucketBounds(i)
+	return (lo + hi) / 200
+}
+
+// BucketOf returns the bucket whose range holds the monthly interruption
+// fraction p (the first whose upper bound is at least p in percent).
+func (f *Feed) BucketOf(p float64) int {
+	for i := range f.Ranges {
+		if _, hi := f.bucketBounds(i); p*100 <= hi && i < len(f.Ranges)-1 {
+			return i
+		}
+	}
+	return len(f.Ranges) - 1
+}
+
+// MaxBucketFor returns the worst bucket whose label's upper bound is at most
+// pct percent ("5-10%" → 10, "<5%" → 5, ">20%" → 100), for --max-interruption.
+// It is an error when no bucket is that good.
+func (f *Feed) MaxBucketFor(pct float64) (int, error) {
+	best := -1
+	var labels []string
+	for i, b := range f.Ranges {
+		labels = append(labels, b.Label)
+		if labelUpper(b) <= pct {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, fmt.Errorf("no interruption bucket is at most %g%% (the feed's buckets are %s)", pct, strings.Join(labels, ", "))
+	}
+	return best, nil
+}
+
+// labelUpper reads the upper bound of a bucket from its label: the last
+// number in "5-10%" or "<5%"; ">20%" is open and bounded by 100.
+func labelUpper(b Bucket) float64 {
+	l := strings.TrimSpace(b.Label)
+	if strings.HasPrefix(l, ">") {
+		return 100
+	}
+	l = strings.TrimSuffix(strings.TrimLeft(l, "<"), "%")
+	if i := strings.LastIndex(l, "-"); i >= 0 {
+		l = l[i+1:]
+	}
+	if v, err := strconv.ParseFloat(l, 64); err == nil {
+		return v
+	}
+	return float64(b.Max)
+}
