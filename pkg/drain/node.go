@@ -172,11 +172,8 @@ func patchNode(ctx context.Context, c kubernetes.Interface, name string, build f
 	var lastErr error
 	for range 20 {
 		node, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("node %q not found: check --node-name (NODE_NAME) is this node's Kubernetes name: %w", name, err)
-		}
 		if err != nil {
-			return fmt.Errorf("reading node %s: %w", name, err)
+			return nodeReadError(name, err)
 		}
 		ops, err := build(node)
 		if err != nil || len(ops) == 0 {
@@ -199,4 +196,16 @@ func patchNode(ctx context.Context, c kubernetes.Interface, name string, build f
 		}
 	}
 	return fmt.Errorf("patching node %s: it kept changing under us: %w", name, errors.Join(lastErr))
+}
+
+// nodeReadError words a failed read of the node for the operator.
+func nodeReadError(name string, err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("node %q not found: check --node-name (NODE_NAME) is this node's Kubernetes name: %w", name, err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("reading node %s is forbidden: the agent's ClusterRole needs get/patch on nodes: %w", name, err)
+	default:
+		return fmt.Errorf("reading node %s: %w", name, err)
+	}
 }
