@@ -84,6 +84,8 @@ type NoMatchError struct {
 	Removed int
 	// Nearest are the closest types it removed, best first.
 	Nearest []Candidate
+	// Hint, when set, says what else to try.
+	Hint string
 }
 
 func (e *NoMatchError) Error() string {
@@ -92,6 +94,9 @@ func (e *NoMatchError) Error() string {
 		near = append(near, fmt.Sprintf("%s (%d vCPU, %s GiB, %s, %s, interruptions %s)", c.Type, c.VCPUs, fmtNum(c.MemoryGiB), archText(c.Arch), c.Family, c.BucketLabel))
 	}
 	msg := fmt.Sprintf("no instance type in %s (%s) matches: %s removed the last %d candidates", e.Region, e.OS, e.Requirement, e.Removed)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
 	if len(near) > 0 {
 		msg += "; nearest: " + strings.Join(near, ", ")
 	}
@@ -137,7 +142,13 @@ func Match(f *Feed, specs Catalog, req Requirements) (cands []Candidate, notes [
 			}
 		}
 		if len(kept) == 0 {
-			return nil, nil, &NoMatchError{Region: req.Region, OS: req.OS, Requirement: fl.flag, Removed: len(cands), Nearest: nearest(cands, req)}
+			e := &NoMatchError{Region: req.Region, OS: req.OS, Requirement: fl.flag, Removed: len(cands), Nearest: nearest(cands, req)}
+			for _, c := range cands {
+				if req.GPUs.Set && c.GPUs == GPUsUnknown {
+					e.Hint = "the feed does not give GPU counts: pass --instance-types or --aws"
+				}
+			}
+			return nil, nil, e
 		}
 		cands = kept
 	}
