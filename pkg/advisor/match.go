@@ -93,7 +93,7 @@ func (e *NoMatchError) Error() string {
 	for _, c := range e.Nearest {
 		near = append(near, fmt.Sprintf("%s (%d vCPU, %s GiB, %s, %s, interruptions %s)", c.Type, c.VCPUs, fmtNum(c.MemoryGiB), archText(c.Arch), c.Family, c.BucketLabel))
 	}
-	msg := fmt.Sprintf("no instance type in %s (%s) matches: %s removed the last %d candidates", e.Region, e.OS, e.Requirement, e.Removed)
+	msg := fmt.Sprintf("no instance type in %s (%s) matches: %s removed the last %s", e.Region, e.OS, e.Requirement, plural(e.Removed, "candidate"))
 	if e.Hint != "" {
 		msg += "; " + e.Hint
 	}
@@ -153,8 +153,8 @@ func Match(f *Feed, specs Catalog, req Requirements) (cands []Candidate, notes [
 		cands = kept
 	}
 	if len(unknownArch) > 0 {
-		notes = append(notes, fmt.Sprintf("%d types whose architecture the family-name rule cannot tell were left out (%s); pass --instance-types or --aws for EC2's own specs",
-			len(unknownArch), shortList(unknownArch, 5)))
+		notes = append(notes, fmt.Sprintf("%s whose architecture the family-name rule cannot tell left out (%s); pass --instance-types or --aws for EC2's own specs",
+			plural(len(unknownArch), "type"), shortList(unknownArch, 5)))
 	}
 	return cands, notes, nil
 }

@@ -10,8 +10,8 @@ import (
 
 func TestParseRange(t *testing.T) {
 	tests := []struct {
-		in      string
-		want    Range
+		in       string
+		want     Range
 		str, err string
 	}{
 		{"", Range{}, "any", ""},
@@ -92,7 +92,7 @@ func TestMatchFilters(t *testing.T) {
 
 func TestMatchNotesUnknownArch(t *testing.T) {
 	_, notes := matchNames(t, smallReq())
-	if len(notes) != 1 || !strings.Contains(notes[0], "1 types whose architecture the family-name rule cannot tell were left out (u-6tb1.56xlarge)") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "1 type whose architecture the family-name rule cannot tell left out (u-6tb1.56xlarge)") {
 		t.Errorf("notes = %q", notes)
 	}
 }

@@ -2,6 +2,7 @@ package advisor
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -85,7 +86,7 @@ func rank(f *Feed, cands []Candidate, ev Evidence, o Options) []Candidate {
 		c.Tier = f.BucketOf(c.Posterior)
 		c.TierLabel = f.BucketLabel(c.Tier)
 		if p, ok := ev.Prices.Mean(c.Type); ok && c.VCPUs > 0 {
-			c.Price, c.PricePerVCPU, c.HasPrice = p, p/float64(c.VCPUs), true
+			c.Price, c.PricePerVCPU, c.HasPrice = round(p, 6), round(p/float64(c.VCPUs), 6), true
 			if minPPV == 0 || c.PricePerVCPU < minPPV {
 				minPPV = c.PricePerVCPU
 			}
@@ -105,7 +106,7 @@ func rank(f *Feed, cands []Candidate, ev Evidence, o Options) []Candidate {
 		if !out[i].HasPrice {
 			penalties[i] = median
 		}
-		out[i].Score = Score(out[i], o.RiskWeight, o.PriceWeight, penalties[i])
+		out[i].Score = round(Score(out[i], o.RiskWeight, o.PriceWeight, penalties[i]), 2)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return better(out[i], out[j]) })
 	return out
@@ -140,6 +141,12 @@ func zonesOf(typ string, ev Evidence) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// round rounds v to n decimals, so outputs carry no float noise.
+func round(v float64, n int) float64 {
+	p := math.Pow(10, float64(n))
+	return math.Round(v*p) / p
 }
 
 func medianOf(v []float64) float64 {

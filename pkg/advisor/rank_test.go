@@ -147,7 +147,7 @@ func TestRecommendMaxInterruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Recommend(f, cands, req, Evidence{}, DataInfo{}, Options{Now: testNow})
-	if err == nil || !strings.Contains(err.Error(), "--max-interruption <5% removed the last 1 candidates; nearest: m7i.xlarge") {
+	if err == nil || !strings.Contains(err.Error(), "--max-interruption <5% removed the last 1 candidate; nearest: m7i.xlarge") {
 		t.Errorf("error = %v", err)
 	}
 }

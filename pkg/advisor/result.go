@@ -106,12 +106,24 @@ func (r *Result) header(w io.Writer) {
 
 // summary prints "10 types, 6 families, 30 pools (zones assumed 3), largest family m5 20%".
 func (d Diversity) summary() string {
-	pools := fmt.Sprintf("%d pools", d.Pools)
+	pools := plural(d.Pools, "pool")
 	if d.ZonesAssumed {
 		pools += fmt.Sprintf(" (assuming %d zones per type; pass --zones or prices)", AssumedZones)
 	}
-	return fmt.Sprintf("%d types, %d families, %d generations, %d CPU vendors, %d sizes, %s, largest family %s %.0f%%",
-		d.Types, d.Families, d.Generations, d.Vendors, d.Sizes, pools, d.LargestFamily, 100*d.LargestFamilyShare)
+	return fmt.Sprintf("%s, %s, %s, %s, %s, %s, largest family %s %.0f%%",
+		plural(d.Types, "type"), plural(d.Families, "family"), plural(d.Generations, "generation"), plural(d.Vendors, "CPU vendor"),
+		plural(d.Sizes, "size"), pools, d.LargestFamily, 100*d.LargestFamilyShare)
+}
+
+// plural prints "1 type", "2 types", "3 families".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // humanAge prints a duration as "3h", "5 days" or "1 year 2 days".
