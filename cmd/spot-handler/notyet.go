@@ -8,5 +8,4 @@ import (
 // errNotYet is returned by subcommands whose issue has not landed yet.
 var errNotYet = errors.New("not implemented yet")
 
-func runAgent(context.Context, []string, stdio) error    { return usageError{errNotYet} }
 func runRehearse(context.Context, []string, stdio) error { return usageError{errNotYet} }

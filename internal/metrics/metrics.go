@@ -50,6 +50,9 @@ type Metrics struct {
 	// NodeInfo is 1, labelled with the node and its instance type, zone and
 	// life cycle, so notices can be grouped by type and zone.
 	NodeInfo *prometheus.GaugeVec
+	// KubeRequests counts Kubernetes API requests the agent made, by method
+	// and status code: zero in steady state.
+	KubeRequests *prometheus.CounterVec
 	// BuildInfo is 1, labelled with the build's version and Go version.
 	BuildInfo *prometheus.GaugeVec
 
@@ -86,11 +89,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		NodeInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "node_info",
 			Help: "Always 1: the node this agent runs on, with its instance type, availability zone and life cycle (spot, on-demand)."},
 			[]string{"node", "instance_type", "zone", "lifecycle"}),
+		KubeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "kube_api_requests_total",
+			Help: "Kubernetes API requests made by the agent, by method and status code; none in steady state."}, []string{"method", "code"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 			Help: "Always 1: the version and Go version of this build."}, []string{"version", "goversion"}),
 	}
 	m.all = []prometheus.Collector{m.Notices, m.Deadline, m.DrainDuration, m.DetectionToCordon, m.Pods,
-		m.MissedDeadline, m.IMDSRequests, m.IMDSLastSuccess, m.Webhook, m.NodeInfo, m.BuildInfo,
+		m.MissedDeadline, m.IMDSRequests, m.IMDSLastSuccess, m.Webhook, m.NodeInfo, m.KubeRequests, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	reg.MustRegister(m.all...)
 	for _, o := range Outcomes {

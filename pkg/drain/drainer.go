@@ -121,7 +121,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	jobs := make([]*podJob, len(pods))
 	rep.Pods = make([]PodResult, len(pods))
 	for i := range pods {
-		rep.Pods[i] = PodResult{Namespace: pods[i].Namespace, Name: pods[i].Name, Priority: priority(&pods[i]), Warning: warning(&pods[i])}
+		rep.Pods[i] = PodResult{Namespace: pods[i].Namespace, Name: pods[i].Name, UID: pods[i].UID, Priority: priority(&pods[i]), Warning: warning(&pods[i])}
 		jobs[i] = &podJob{pod: pods[i], res: &rep.Pods[i], answered: make(chan struct{})}
 	}
 	d.log.Info("drain planned", zap.String("node", req.Node), zap.Int("pods", len(pods)), zap.Int("skipped", len(skipped)),

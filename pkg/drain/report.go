@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Outcome is what became of one pod. The values are the agent's
@@ -28,6 +30,8 @@ const (
 // PodResult is the fate of one pod of the drain's plan.
 type PodResult struct {
 	Namespace, Name string
+	// UID identifies the pod, for Events about it.
+	UID types.UID
 	// Priority is the pod's priority; lower priorities were evicted first.
 	Priority int32
 	// Grace is the grace period given, in seconds (0 if never evicted).

@@ -98,6 +98,9 @@ type Interface interface {
 	// Drain cordons the node, then evicts its pods and waits for them until
 	// deadline − margin, and reports each pod.
 	Drain(ctx context.Context, req Request) (*Report, error)
+	// Taint adds TaintKey with effect PreferNoSchedule and the notice, and
+	// neither cordons nor evicts (a rebalance recommendation).
+	Taint(ctx context.Context, req Request) error
 	// Uncordon removes what Cordon added, and only that.
 	Uncordon(ctx context.Context, node string) error
 	// Notice returns the notice recorded on the node, or nil if none.
