@@ -103,7 +103,9 @@ func TestAEMMDelayedNotices(t *testing.T) {
 			func(status int, _ string) bool { return status == http.StatusOK }},
 		{"asg", []string{"asglifecycle", "--imdsv2", "--asg-termination-delay-sec", "5"},
 			PathTargetLifecycleState, ASGTermination,
-			func(status int, body string) bool { return status == http.StatusOK && strings.TrimSpace(body) == "Terminated" }},
+			func(status int, body string) bool {
+				return status == http.StatusOK && strings.TrimSpace(body) == "Terminated"
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,7 +49,9 @@ func TestDeduplication(t *testing.T) {
 			[]string{"SpotInterruption/terminate/2030-01-02T03:07:05Z", "-SpotInterruption/terminate/2030-01-02T03:06:05Z"}},
 		{"spot disappears", func() { f.set(spot, nil) },
 			[]string{"-SpotInterruption/terminate/2030-01-02T03:07:05Z"}},
-		{"rebalance appears", func() { f.setBody("meta-data/events/recommendations/rebalance", 200, `{"noticeTime":"2030-01-02T03:04:05Z"}`) },
+		{"rebalance appears", func() {
+			f.setBody("meta-data/events/recommendations/rebalance", 200, `{"noticeTime":"2030-01-02T03:04:05Z"}`)
+		},
 			[]string{"RebalanceRecommendation/2030-01-02T03:04:05Z"}},
 		{"rebalance disappears silently", func() { f.set("meta-data/events/recommendations/rebalance", nil) }, nil},
 		{"two events", func() {
