@@ -1,7 +1,6 @@
 package advisor
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,15 +22,15 @@ const (
 )
 
 // Feed is the Spot Instance Advisor data: per region, OS and instance type,
-// an interruption-frequency bucket and the savings over On-Demand.
+// an interruption-frequency bucket and the savings over On-Demand. A region's
+// advice is decoded and checked when first asked for (Region), so loading
+// the 1 MB feed costs little more than the one region a run needs.
 type Feed struct {
 	// InstanceTypes holds the feed's own specs of each type.
 	InstanceTypes map[string]FeedType `json:"instance_types"`
 	// Ranges are the interruption buckets, ordered by Index from 0 (least
 	// frequent) up.
 	Ranges []Bucket `json:"ranges"`
-	// Advisor maps region → OS ("Linux", "Windows") → instance type → advice.
-	Advisor map[string]map[string]map[string]Advice `json:"spot_advisor"`
 	// FetchedAt is when the data was fetched (the feed carries no time of
 	// its own); zero when unknown.
 	FetchedAt time.Time `json:"-"`
@@ -38,6 +38,12 @@ type Feed struct {
 	Source string `json:"-"`
 	// FromFile is true when FetchedAt is a file's modification time.
 	FromFile bool `json:"-"`
+
+	// raw maps region → its undecoded spot_advisor entry; decoded caches
+	// region → OS → type → advice.
+	raw     map[string]json.RawMessage
+	mu      sync.Mutex
+	decoded map[string]map[string]map[string]Advice
 }
 
 // FeedType is the feed's description of one instance type.
@@ -72,18 +78,27 @@ type Advice struct {
 
 // ParseFeed decodes and checks the Spot Advisor JSON. It rejects data that
 // later steps could not use: no buckets, bucket indexes that are not 0..n-1 in
-// order, an advice pointing at a missing bucket, savings over 100%, or
-// specs with negative or non-finite sizes.
+// order, no regions, or specs with negative or non-finite sizes; Region
+// rejects a region whose advice points at a missing bucket or claims savings
+// over 100%.
+//
+// The ranges and specs are checked here; each region's advice when Region
+// first decodes it.
 func ParseFeed(data []byte) (*Feed, error) {
-	var f Feed
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
+	var doc struct {
+		InstanceTypes map[string]FeedType        `json:"instance_types"`
+		Ranges        []Bucket                   `json:"ranges"`
+		Advisor       map[string]json.RawMessage `json:"spot_advisor"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("decoding the Spot Advisor feed: %w", err)
 	}
+	f := &Feed{InstanceTypes: doc.InstanceTypes, Ranges: doc.Ranges, raw: doc.Advisor,
+		decoded: map[string]map[string]map[string]Advice{}}
 	if err := f.validate(); err != nil {
 		return nil, fmt.Errorf("checking the Spot Advisor feed: %w", err)
 	}
-	return &f, nil
+	return f, nil
 }
 
 func (f *Feed) validate() error {
@@ -100,20 +115,8 @@ func (f *Feed) validate() error {
 		}
 		prevMax = b.Max
 	}
-	if len(f.Advisor) == 0 {
+	if len(f.raw) == 0 {
 		return errors.New("no regions in spot_advisor")
-	}
-	for region, byOS := range f.Advisor {
-		for os, types := range byOS {
-			for typ, a := range types {
-				if a.Range < 0 || a.Range >= len(f.Ranges) {
-					return fmt.Errorf("%s %s %s: range %d does not exist (have 0–%d)", region, os, typ, a.Range, len(f.Ranges)-1)
-				}
-				if a.Savings > 100 {
-					return fmt.Errorf("%s %s %s: savings %d%% is over 100", region, os, typ, a.Savings)
-				}
-			}
-		}
 	}
 	for typ, t := range f.InstanceTypes {
 		if t.Cores < 0 || t.RAMGB < 0 || math.IsNaN(t.RAMGB) || math.IsInf(t.RAMGB, 0) {
@@ -123,10 +126,25 @@ func (f *Feed) validate() error {
 	return nil
 }
 
+// checkRegion checks one region's decoded advice against the buckets.
+func (f *Feed) checkRegion(region string, byOS map[string]map[string]Advice) error {
+	for os, types := range byOS {
+		for typ, a := range types {
+			if a.Range < 0 || a.Range >= len(f.Ranges) {
+				return fmt.Errorf("%s %s %s: range %d does not exist (have 0–%d)", region, os, typ, a.Range, len(f.Ranges)-1)
+			}
+			if a.Savings > 100 {
+				return fmt.Errorf("%s %s %s: savings %d%% is over 100", region, os, typ, a.Savings)
+			}
+		}
+	}
+	return nil
+}
+
 // Regions returns the feed's regions, sorted.
 func (f *Feed) Regions() []string {
-	out := make([]string, 0, len(f.Advisor))
-	for r := range f.Advisor {
+	out := make([]string, 0, len(f.raw))
+	for r := range f.raw {
 		out = append(out, r)
 	}
 	sort.Strings(out)
@@ -134,11 +152,12 @@ func (f *Feed) Regions() []string {
 }
 
 // Region returns the advice for one region and OS, or an error that lists the
-// regions (or OSes) the feed has.
+// regions (or OSes) the feed has, or says what is wrong with the region's
+// data. It is safe for concurrent use.
 func (f *Feed) Region(region, os string) (map[string]Advice, error) {
-	byOS, ok := f.Advisor[region]
-	if !ok {
-		return nil, fmt.Errorf("unknown region %q: the Spot Advisor feed has %s", region, strings.Join(f.Regions(), ", "))
+	byOS, err := f.regionAdvice(region)
+	if err != nil {
+		return nil, err
 	}
 	types, ok := byOS[os]
 	if !ok {
@@ -150,6 +169,31 @@ func (f *Feed) Region(region, os string) (map[string]Advice, error) {
 		return nil, fmt.Errorf("no %q data for region %s: the feed has %s", os, region, strings.Join(have, ", "))
 	}
 	return types, nil
+}
+
+// regionAdvice decodes and checks a region's advice once.
+func (f *Feed) regionAdvice(region string) (map[string]map[string]Advice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if byOS, ok := f.decoded[region]; ok {
+		return byOS, nil
+	}
+	raw, ok := f.raw[region]
+	if !ok {
+		return nil, fmt.Errorf("unknown region %q: the Spot Advisor feed has %s", region, strings.Join(f.Regions(), ", "))
+	}
+	var byOS map[string]map[string]Advice
+	if err := json.Unmarshal(raw, &byOS); err != nil {
+		return nil, fmt.Errorf("decoding the Spot Advisor feed's region %s: %w", region, err)
+	}
+	if err := f.checkRegion(region, byOS); err != nil {
+		return nil, fmt.Errorf("checking the Spot Advisor feed: %w", err)
+	}
+	if f.decoded == nil {
+		f.decoded = map[string]map[string]map[string]Advice{}
+	}
+	f.decoded[region] = byOS
+	return byOS, nil
 }
 
 // BucketLabel returns the label of bucket i, or "?" when there is none.

@@ -15,8 +15,6 @@ func TestParseFeedRejects(t *testing.T) {
 		{"unordered ranges", `{"ranges":[{"index":1,"label":"a","max":5}],"spot_advisor":{"r":{}}}`, "range 0 has index 1"},
 		{"falling max", `{"ranges":[{"index":0,"label":"a","max":9},{"index":1,"label":"b","max":5}],"spot_advisor":{"r":{}}}`, "maxima must rise"},
 		{"no regions", `{` + ranges + `}`, "no regions"},
-		{"range out of bounds", `{` + ranges + `,"spot_advisor":{"r":{"Linux":{"m5.large":{"s":50,"r":7}}}}}`, "range 7 does not exist"},
-		{"savings over 100", `{` + ranges + `,"spot_advisor":{"r":{"Linux":{"m5.large":{"s":150,"r":0}}}}}`, "savings 150% is over 100"},
 		{"negative cores", `{` + ranges + `,"spot_advisor":{"r":{}},"instance_types":{"x.large":{"cores":-1}}}`, "are not sizes"},
 	}
 	for _, tt := range tests {
@@ -29,11 +27,36 @@ func TestParseFeedRejects(t *testing.T) {
 	}
 }
 
+func TestRegionRejectsBadAdvice(t *testing.T) {
+	ranges := `"ranges":[{"index":0,"label":"<5%","max":5},{"index":1,"label":">5%","max":100}]`
+	tests := []struct {
+		name, json, want string
+	}{
+		{"range out of bounds", `{` + ranges + `,"spot_advisor":{"r":{"Linux":{"m5.large":{"s":50,"r":7}}}}}`, "r Linux m5.large: range 7 does not exist (have 0–1)"},
+		{"savings over 100", `{` + ranges + `,"spot_advisor":{"r":{"Linux":{"m5.large":{"s":150,"r":0}}}}}`, "savings 150% is over 100"},
+		{"not an object", `{` + ranges + `,"spot_advisor":{"r":[1,2]}}`, "decoding the Spot Advisor feed's region r"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ParseFeed([]byte(tt.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Region("r", Linux); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Region error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseFeedAcceptsNegativeSavings(t *testing.T) {
 	// The real feed lists p5.48xlarge in ca-central-1 at -62%: Spot above On-Demand.
-	_, err := ParseFeed([]byte(`{"ranges":[{"index":0,"label":"<5%","max":5}],"spot_advisor":{"r":{"Linux":{"p5.48xlarge":{"s":-62,"r":0}}}}}`))
+	f, err := ParseFeed([]byte(`{"ranges":[{"index":0,"label":"<5%","max":5}],"spot_advisor":{"r":{"Linux":{"p5.48xlarge":{"s":-62,"r":0}}}}}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adv, err := f.Region("r", Linux); err != nil || adv["p5.48xlarge"].Savings != -62 {
+		t.Fatalf("Region = %v, %v", adv, err)
 	}
 }
 
