@@ -80,8 +80,12 @@ func (r *Result) ageLine() string {
 	if r.Data.FromFile {
 		verb = "file modified"
 	}
-	return fmt.Sprintf("Spot Advisor data from %s, %s %s (%s old)", r.Data.Feed, verb,
-		r.Data.FetchedAt.UTC().Format("2006-01-02 15:04 MST"), humanAge(r.Data.Age))
+	age := humanAge(r.Data.Age) + " old"
+	if r.Data.Age < 0 {
+		age = "later than now: check the clock"
+	}
+	return fmt.Sprintf("Spot Advisor data from %s, %s %s (%s)", r.Data.Feed, verb,
+		r.Data.FetchedAt.UTC().Format("2006-01-02 15:04 MST"), age)
 }
 
 // header is the comment block on top of the YAML outputs.
@@ -108,7 +112,7 @@ func (r *Result) header(w io.Writer) {
 func (d Diversity) summary() string {
 	pools := plural(d.Pools, "pool")
 	if d.ZonesAssumed {
-		pools += fmt.Sprintf(" (assuming %d zones per type; pass --zones or prices)", AssumedZones)
+		pools += fmt.Sprintf(" (%d zones assumed where unknown; pass --zones)", AssumedZones)
 	}
 	return fmt.Sprintf("%s, %s, %s, %s, %s, %s, largest family %s %.0f%%",
 		plural(d.Types, "type"), plural(d.Families, "family"), plural(d.Generations, "generation"), plural(d.Vendors, "CPU vendor"),
@@ -129,8 +133,6 @@ func plural(n int, noun string) string {
 // humanAge prints a duration as "3h", "5 days" or "1 year 2 days".
 func humanAge(d time.Duration) string {
 	switch {
-	case d < 0:
-		return "from the future: " + (-d).Round(time.Second).String()
 	case d < time.Minute:
 		return "under a minute"
 	case d < time.Hour:

@@ -1,0 +1,228 @@
+package advisor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/spot-handler/spot-handler/internal/testenv"
+)
+
+// Module versions whose published schemas the outputs are checked against.
+// Karpenter v1.13.0 is the newest whose go.mod accepts this toolchain.
+const (
+	karpenterModule = "sigs.k8s.io/karpenter@v1.13.0"
+	eksctlModule    = "github.com/weaveworks/eksctl@v0.215.0"
+)
+
+// moduleDir downloads a Go module (through the module proxy, into the module
+// cache) and returns its folder; nothing is copied into this repository.
+func moduleDir(t *testing.T, modVersion string) string {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "download", "-json", modVersion)
+	cmd.Dir = t.TempDir() // outside this module: go.mod and go.sum stay as they are
+	out, err := cmd.Output()
+	var info struct{ Dir, Error string }
+	_ = json.Unmarshal(out, &info)
+	if err != nil || info.Dir == "" {
+		msg := "downloading " + modVersion + " for its schema failed: " + info.Error
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s (%v)", msg, err)
+		}
+		t.Skipf("%s (%v)", msg, err)
+	}
+	return info.Dir
+}
+
+// renderObject renders r in format and decodes the YAML into an object.
+func renderObject(t *testing.T, r *Result, format string, tgt Target) *unstructured.Unstructured {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Render(&buf, r, format, tgt); err != nil {
+		t.Fatal(err)
+	}
+	return yamlObject(t, buf.Bytes())
+}
+
+func yamlObject(t *testing.T, y []byte) *unstructured.Unstructured {
+	t.Helper()
+	j, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(j); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// realResult is the real feed's advice for us-east-1, 2-8 vCPU, count n.
+func realResult(t *testing.T, n int) *Result {
+	t.Helper()
+	f := realFeed(t)
+	req := Requirements{Region: "us-east-1", OS: Linux, Arch: AMD64, VCPUs: Range{2, 8, true}, MaxBucket: -1, Count: n}
+	cands, _, err := Match(f, SpecsFromFeed(f), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Recommend(f, cands, req, Evidence{}, DataInfo{}, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// applyCRD creates a CRD from its YAML and waits until it is established.
+func applyCRD(t *testing.T, dyn dynamic.Interface, path string) {
+	t.Helper()
+	crd := yamlObject(t, mustRead(t, path))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := dyn.Resource(crdGVR).Apply(ctx, crd.GetName(), crd, metav1.ApplyOptions{FieldManager: "advisor-test", Force: true}); err != nil {
+		t.Fatalf("applying CRD %s: %v", crd.GetName(), err)
+	}
+	for {
+		got, err := dyn.Resource(crdGVR).Get(ctx, crd.GetName(), metav1.GetOptions{})
+		if err == nil {
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("CRD %s not established: %v", crd.GetName(), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// dryRunApply server-side applies obj with DryRun All: the apiserver checks
+// it against the CRD's OpenAPI schema and CEL rules and stores nothing.
+func dryRunApply(dyn dynamic.Interface, gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+	if ns != "" {
+		ri = dyn.Resource(gvr).Namespace(ns)
+	}
+	_, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "spot-handler-advise", Force: true, DryRun: []string{metav1.DryRunAll}})
+	return err
+}
+
+// TestOutputsValidOnControlPlane applies the kops InstanceGroup CRD (kops's
+// own, from the shared data) and Karpenter's NodePool CRD (from the
+// sigs.k8s.io/karpenter module) to the local kube-apiserver, then
+// server-side-applies (dry run) what the advisor writes; broken objects must
+// be refused, to show the schemas are really checked.
+func TestOutputsValidOnControlPlane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local control plane")
+	}
+	kopsCRD := sharedFile(t, "kops.k8s.io_instancegroups.crd.yaml")
+	nodePoolCRD := filepath.Join(moduleDir(t, karpenterModule), "pkg", "apis", "crds", "karpenter.sh_nodepools.yaml")
+	p := testenv.Start(t)
+	dyn, err := dynamic.NewForConfig(p.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyCRD(t, dyn, kopsCRD)
+	applyCRD(t, dyn, nodePoolCRD)
+	igGVR := schema.GroupVersionResource{Group: "kops.k8s.io", Version: "v1alpha2", Resource: "instancegroups"}
+	npGVR := schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
+	zoned := Target{Name: "spot-nodes", Cluster: "test.example.com", NodeClass: "default", MaxSize: 10, Zones: []string{"us-east-1a", "us-east-1b"}}
+
+	results := map[string]*Result{"small": goldenResult(t, true), "us-east-1 x15": realResult(t, 15), "us-east-1 x40": realResult(t, MaxCount)}
+	for name, res := range results {
+		for _, tgt := range []Target{goldenTarget, zoned} {
+			t.Run("kops "+name, func(t *testing.T) {
+				if err := dryRunApply(dyn, igGVR, "default", renderObject(t, res, FormatKops, tgt)); err != nil {
+					t.Errorf("kops InstanceGroup refused: %v", err)
+				}
+			})
+			t.Run("karpenter "+name, func(t *testing.T) {
+				if err := dryRunApply(dyn, npGVR, "", renderObject(t, res, FormatKarpenter, tgt)); err != nil {
+					t.Errorf("Karpenter NodePool refused: %v", err)
+				}
+			})
+		}
+	}
+
+	t.Run("broken objects are refused", func(t *testing.T) {
+		ig := renderObject(t, results["small"], FormatKops, goldenTarget)
+		unstructured.SetNestedField(ig.Object, "lots", "spec", "mixedInstancesPolicy", "onDemandBase")
+		if err := dryRunApply(dyn, igGVR, "default", ig); err == nil || !strings.Contains(err.Error(), "onDemandBase") {
+			t.Errorf("kops with a string onDemandBase: %v", err)
+		}
+		np := renderObject(t, results["small"], FormatKarpenter, goldenTarget)
+		reqs, _, _ := unstructured.NestedSlice(np.Object, "spec", "template", "spec", "requirements")
+		reqs[3].(map[string]any)["minValues"] = int64(99) // more than the values listed
+		unstructured.SetNestedSlice(np.Object, reqs, "spec", "template", "spec", "requirements")
+		if err := dryRunApply(dyn, npGVR, "", np); err == nil || !strings.Contains(err.Error(), "minValues") {
+			t.Errorf("NodePool with minValues 99: %v", err)
+		}
+	})
+}
+
+// TestEksctlOutputMatchesSchema checks the eksctl output against the JSON
+// schema eksctl publishes for ClusterConfig (generated from its Go types, in
+// the github.com/weaveworks/eksctl module). eksctl's Go packages are not
+// imported: they would pull hundreds of modules into this one.
+func TestEksctlOutputMatchesSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads the eksctl module")
+	}
+	schemaPath := filepath.Join(moduleDir(t, eksctlModule), "pkg", "apis", "eksctl.io", "v1alpha5", "assets", "schema.json")
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(mustRead(t, schemaPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("eksctl.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("eksctl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate := func(obj *unstructured.Unstructured) error {
+		j, _ := obj.MarshalJSON()
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+		if err != nil {
+			return err
+		}
+		return sch.Validate(v)
+	}
+	zoned := Target{Name: "spot-nodes", Cluster: "test", MaxSize: 10, Zones: []string{"us-east-1a"}}
+	for name, res := range map[string]*Result{"small": goldenResult(t, true), "us-east-1": realResult(t, 20)} {
+		for _, tgt := range []Target{goldenTarget, zoned} {
+			if err := validate(renderObject(t, res, FormatEksctl, tgt)); err != nil {
+				t.Errorf("%s: eksctl ClusterConfig does not match eksctl's schema: %v", name, err)
+			}
+		}
+	}
+	bad := renderObject(t, goldenResult(t, false), FormatEksctl, goldenTarget)
+	ngs, _, _ := unstructured.NestedSlice(bad.Object, "nodeGroups")
+	ngs[0].(map[string]any)["instancesDistribution"].(map[string]any)["spotAllocationStrategyy"] = "typo"
+	unstructured.SetNestedSlice(bad.Object, ngs, "nodeGroups")
+	if err := validate(bad); err == nil {
+		t.Error("a misspelt field passed eksctl's schema: the check checks nothing")
+	}
+}
