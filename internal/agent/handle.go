@@ -50,6 +50,12 @@ func (a *Agent) handle(ctx context.Context, n imds.Notice) {
 		a.cancel(ctx, n, log)
 		return
 	}
+	if n.Kind == imds.RebalanceRecommendation && a.actedOn(imds.RebalanceRecommendation) {
+		// One recommendation per instance: a new noticeTime (AEMM moves it
+		// on every request) is not news.
+		log.Debug("rebalance recommendation already handled")
+		return
+	}
 	act := a.actionFor(n.Kind)
 	deadline := deadlineOf(n)
 	log.Info("notice received", zap.Time("deadline", deadline), zap.Time("detected", n.Detected),
@@ -79,6 +85,18 @@ func (a *Agent) handle(ctx context.Context, n imds.Notice) {
 	a.nodeEvent(corev1.EventTypeWarning, string(n.Kind), "%s notice (%s): node must be empty by %s",
 		n.Kind, n.Action, deadline.Add(-a.cfg.Policy.Margin).UTC().Format(time.RFC3339))
 	a.startDrain(n, deadline, log)
+}
+
+// actedOn reports whether a notice of kind k was acted on and not withdrawn.
+func (a *Agent) actedOn(k imds.Kind) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range a.acted {
+		if n.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) remember(n imds.Notice) {
