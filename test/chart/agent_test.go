@@ -1,0 +1,168 @@
+package chart_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+var (
+	agentOnce sync.Once
+	agentDir  string
+	agentBin  string
+	agentErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agentDir != "" {
+		os.RemoveAll(agentDir)
+	}
+	os.Exit(code)
+}
+
+// agentBinary builds cmd/spot-handler once for the package's tests.
+func agentBinary(tb testing.TB) string {
+	tb.Helper()
+	agentOnce.Do(func() {
+		if agentDir, agentErr = os.MkdirTemp("", "spot-handler-chart-test-"); agentErr != nil {
+			return
+		}
+		agentBin = filepath.Join(agentDir, "spot-handler")
+		cmd := exec.Command("go", "build", "-o", agentBin, "./cmd/spot-handler")
+		cmd.Dir = repoRoot(tb)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			agentErr = fmt.Errorf("building cmd/spot-handler: %v\n%s", err, out)
+		}
+	})
+	if agentErr != nil {
+		tb.Fatal(agentErr)
+	}
+	return agentBin
+}
+
+// agentFlag is one flag of `spot-handler agent`, as its --help describes it.
+type agentFlag struct {
+	typ, def string // typ "" is a bool; def "" is the zero value
+}
+
+var (
+	helpFlagRe    = regexp.MustCompile(`^  --([a-z0-9-]+)(?: (\w+))?$`)
+	helpDefaultRe = regexp.MustCompile(`\(default ([^()]*)\) \[\$SPOT_HANDLER_[A-Z_]+\]$`)
+)
+
+// agentHelpFlags runs `spot-handler agent --help` with no SPOT_HANDLER_ or
+// NODE_NAME variables and returns its flags and their defaults.
+func agentHelpFlags(tb testing.TB) map[string]agentFlag {
+	tb.Helper()
+	cmd := exec.Command(agentBinary(tb), "agent", "--help")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "SPOT_HANDLER_") && !strings.HasPrefix(e, "NODE_NAME=") && !strings.HasPrefix(e, "POD_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("spot-handler agent --help: %v\n%s", err, out)
+	}
+	flags := map[string]agentFlag{}
+	lines := strings.Split(string(out), "\n")
+	for i, l := range lines {
+		m := helpFlagRe.FindStringSubmatch(l)
+		if m == nil || i+1 >= len(lines) {
+			continue
+		}
+		f := agentFlag{typ: m[2]}
+		if d := helpDefaultRe.FindStringSubmatch(strings.TrimSpace(lines[i+1])); d != nil {
+			f.def = d[1]
+		}
+		flags[m[1]] = f
+	}
+	if len(flags) < 15 {
+		tb.Fatalf("parsed only %d flags from spot-handler agent --help:\n%s", len(flags), out)
+	}
+	return flags
+}
+
+// sameValue compares a rendered flag value with the agent's default.
+func sameValue(f agentFlag, rendered string) bool {
+	switch f.typ {
+	case "":
+		return rendered == strconv.FormatBool(f.def == "true")
+	case "duration":
+		a, err1 := time.ParseDuration(rendered)
+		b, err2 := time.ParseDuration(f.def)
+		return err1 == nil && err2 == nil && a == b
+	case "int", "float":
+		def := f.def
+		if def == "" {
+			def = "0"
+		}
+		a, err1 := strconv.ParseFloat(rendered, 64)
+		b, err2 := strconv.ParseFloat(def, 64)
+		return err1 == nil && err2 == nil && a == b
+	default:
+		return rendered == f.def
+	}
+}
+
+// renderedArgs returns the agent container's --flag=value arguments (the
+// first of a repeated flag) and fails on an argument not of that form.
+func renderedArgs(t *testing.T, ds *appsv1.DaemonSet) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, a := range ds.Spec.Template.Spec.Containers[0].Args[1:] {
+		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || !ok {
+			t.Errorf("argument %q is not --flag=value", a)
+			continue
+		}
+		if _, dup := out[name]; !dup {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+// TestValuesMapOntoAgentFlags keeps the chart and the agent's flags one to
+// one: every flag the chart passes exists, every flag is set by a value (or
+// deliberately not, with the reason), and the chart's defaults are the
+// agent's, so installing the chart changes no behaviour the agent documents.
+func TestValuesMapOntoAgentFlags(t *testing.T) {
+	flags := agentHelpFlags(t)
+	def := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", nil), "DaemonSet")))
+	all := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", allFeatures(t)), "DaemonSet")))
+	for _, rendered := range []map[string]string{def, all} {
+		for name := range rendered {
+			if _, ok := flags[name]; !ok {
+				t.Errorf("the chart passes --%s, which spot-handler agent does not have", name)
+			}
+		}
+	}
+	for name, f := range flags {
+		why, skip := notFromValues[name]
+		_, inAll := all[name]
+		switch {
+		case skip && inAll:
+			t.Errorf("--%s is set, but %s", name, why)
+		case skip:
+		case !inAll:
+			t.Errorf("no value sets --%s (add one to values.yaml, the schema and README)", name)
+		}
+		if v, ok := def[name]; ok && !sameValue(f, v) {
+			t.Errorf("default values render --%s=%s, the agent's default is %q", name, v, f.def)
+		}
+		if _, ok := def[name]; !ok && !skip && f.def != "" {
+			t.Errorf("default values leave --%s unset, but the agent's default %q is not empty", name, f.def)
+		}
+	}
+}
