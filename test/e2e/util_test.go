@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"syscall"
+	"testing"
 )
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
@@ -20,3 +24,13 @@ func run(bin string, args ...string) (string, int) {
 	}
 	return string(out), 0
 }
+
+// newLoopbackServer serves h on 127.0.0.1 until the test ends.
+func newLoopbackServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+var sigterm = syscall.SIGTERM
