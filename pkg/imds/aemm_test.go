@@ -18,6 +18,16 @@ import (
 // request unless fixed, so these tests fix them with -t and -r: a moving
 // time is a new notice each poll, by design.
 
+// startAEMM starts AEMM with args; under -short (make test-unit, which runs
+// only tests without peers) the test is skipped.
+func startAEMM(t *testing.T, args ...string) *testenv.AEMM {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs amazon-ec2-metadata-mock")
+	}
+	return testenv.StartAEMM(t, args...)
+}
+
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func TestAEMMSpotAndRebalance(t *testing.T) {
@@ -25,7 +35,7 @@ func TestAEMMSpotAndRebalance(t *testing.T) {
 	noticeTime := time.Now().UTC().Truncate(time.Second)
 	for _, action := range []string{"terminate", "stop", "hibernate"} {
 		t.Run(action, func(t *testing.T) {
-			a := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", action, "-t", rfc3339(deadline), "-r", rfc3339(noticeTime))
+			a := startAEMM(t, "spot", "--imdsv2", "-a", action, "-t", rfc3339(deadline), "-r", rfc3339(noticeTime))
 			h := startWatcher(t, a.URL, nil)
 			h.next() // a second cycle must not deliver them again
 			ns := h.drain()
@@ -56,7 +66,7 @@ func TestAEMMScheduledMaintenance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.code+"/"+tt.state, func(t *testing.T) {
-			a := testenv.StartAEMM(t, "events", "--imdsv2", "-o", tt.code, "-t", tt.state, "-b", rfc3339(notBefore))
+			a := startAEMM(t, "events", "--imdsv2", "-o", tt.code, "-t", tt.state, "-b", rfc3339(notBefore))
 			h := startWatcher(t, a.URL, nil)
 			h.next()
 			ns := h.drain()
@@ -109,7 +119,7 @@ func TestAEMMDelayedNotices(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := testenv.StartAEMM(t, tt.args...)
+			a := startAEMM(t, tt.args...)
 			h := startWatcher(t, a.URL, nil)
 			if ns := ofKind(h.drain(), tt.kind); len(ns) != 0 {
 				t.Fatalf("first cycle already delivered %+v; the delay is not in effect", ns)
@@ -150,7 +160,7 @@ func TestAEMMIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := testenv.StartAEMM(t, "spot", "--imdsv2", "-c", cfg)
+	a := startAEMM(t, "spot", "--imdsv2", "-c", cfg)
 	c, err := NewClient(Config{Endpoint: a.URL})
 	if err != nil {
 		t.Fatal(err)

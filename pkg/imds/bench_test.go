@@ -43,15 +43,19 @@ func BenchmarkPollCycle(b *testing.B) {
 
 // BenchmarkNoticeLatency measures the time from a spot notice appearing at
 // a local IMDS to its delivery on the watcher's channel, on the real clock,
-// with appearances at random phases of the poll. Each iteration takes about
-// one poll interval, so fix the count:
+// with appearances at random phases of the poll. Each sample takes about
+// one poll interval, so fix the count; at least minLatencySamples are taken
+// whatever b.N is, so `-benchtime 1x` still gives a distribution:
 //
-//	go test -run '^$' -bench BenchmarkNoticeLatency -benchtime 40x ./pkg/imds/
+//	go test -run '^$' -bench BenchmarkNoticeLatency -benchtime 100x ./pkg/imds/
 func BenchmarkNoticeLatency(b *testing.B) {
 	for _, poll := range []time.Duration{time.Second, 250 * time.Millisecond} {
 		b.Run("poll="+poll.String(), func(b *testing.B) { benchLatency(b, poll) })
 	}
 }
+
+// minLatencySamples is the fewest latency samples a run takes.
+const minLatencySamples = 30
 
 func benchLatency(b *testing.B, poll time.Duration) {
 	f := newFakeIMDS(b)
@@ -75,9 +79,10 @@ func benchLatency(b *testing.B, poll time.Duration) {
 	defer func() { cancel(); <-done }()
 
 	rng := rand.New(rand.NewPCG(1, 2))
-	lat := make([]time.Duration, 0, b.N)
+	samples := max(b.N, minLatencySamples)
+	lat := make([]time.Duration, 0, samples)
 	b.ResetTimer()
-	for i := range b.N {
+	for i := range samples {
 		time.Sleep(time.Duration(rng.Int64N(int64(poll))))
 		deadline := epoch.Add(time.Duration(i) * time.Second)
 		body := spotBody("terminate", deadline)
@@ -95,6 +100,7 @@ func benchLatency(b *testing.B, poll time.Duration) {
 	b.ReportMetric(ms(percentile(lat, 50)), "p50-ms")
 	b.ReportMetric(ms(percentile(lat, 99)), "p99-ms")
 	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	b.ReportMetric(float64(len(lat)), "samples")
 }
 
 // waitNotice reads out until the notice with id arrives.

@@ -166,7 +166,7 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, string, error) {
 	case outcome == OutcomeNotFound:
 		return nil, outcome, fmt.Errorf("reading %s: %w", path, errNotFound)
 	case err != nil:
-		if outcome == OutcomeForbidden || outcome == OutcomeTimeout && tr.token {
+		if outcome == OutcomeForbidden || (outcome == OutcomeTimeout && tr.token) {
 			c.hint.unreachable(path, outcome)
 		}
 		return nil, outcome, fmt.Errorf("reading %s: %w", path, err)

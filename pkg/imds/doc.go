@@ -8,10 +8,10 @@
 // bodies and a single retry that covers an expired token. A [Watcher] polls
 // four metadata paths and turns their answers into typed [Notice] values:
 //
-//	meta-data/spot/instance-action              SpotInterruption
-//	meta-data/events/recommendations/rebalance  RebalanceRecommendation
-//	meta-data/events/maintenance/scheduled      ScheduledMaintenance (one per event)
-//	meta-data/autoscaling/target-lifecycle-state ASGTermination (on "Terminated")
+//	meta-data/spot/instance-action                SpotInterruption
+//	meta-data/events/recommendations/rebalance    RebalanceRecommendation
+//	meta-data/events/maintenance/scheduled        ScheduledMaintenance (one per event)
+//	meta-data/autoscaling/target-lifecycle-state  ASGTermination (on "Terminated")
 //
 // A notice is delivered once per ID; the ID is derived from the notice's
 // content, so a notice whose time changes is delivered again under a new ID.

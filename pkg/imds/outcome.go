@@ -13,8 +13,9 @@ import (
 // outcome is one of [Outcomes], at is the watcher's clock time when the
 // request ended. The agent turns these calls into the metrics
 // spot_handler_imds_requests_total{path,outcome} and
-// spot_handler_imds_last_success_timestamp_seconds. Calls come from the
-// goroutine making the request and must not block.
+// spot_handler_imds_last_success_timestamp_seconds; "ok" and "not_found"
+// count as success, as they do for [Watcher.LastSuccess]. Calls come from
+// the goroutine making the request and must not block.
 //
 // A request is one logical read of a path: the token request and the single
 // retry after a 401 belong to it. Requests cut short because the caller's

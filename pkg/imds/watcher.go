@@ -12,9 +12,13 @@ import (
 
 // Metadata paths the watcher polls, as passed to [Observer].
 const (
-	PathSpotInstanceAction   = "meta-data/spot/instance-action"
-	PathRebalance            = "meta-data/events/recommendations/rebalance"
+	// PathSpotInstanceAction yields SpotInterruption notices.
+	PathSpotInstanceAction = "meta-data/spot/instance-action"
+	// PathRebalance yields RebalanceRecommendation notices.
+	PathRebalance = "meta-data/events/recommendations/rebalance"
+	// PathScheduledMaintenance yields ScheduledMaintenance notices.
 	PathScheduledMaintenance = "meta-data/events/maintenance/scheduled"
+	// PathTargetLifecycleState yields ASGTermination notices.
 	PathTargetLifecycleState = "meta-data/autoscaling/target-lifecycle-state"
 )
 
