@@ -50,7 +50,13 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeIMDS(t)
-			h := startWatcher(t, f.URL(), func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+			// Short timeouts only where the fault is a timeout, so a loaded
+			// machine cannot turn a slow answer into a timeout elsewhere.
+			timeout := 5 * time.Second
+			if tt.outcome == OutcomeTimeout {
+				timeout = 500 * time.Millisecond
+			}
+			h := startWatcher(t, f.URL(), func(c *Config) { c.RequestTimeout = timeout })
 			h.obs.take()
 			f.set("meta-data/spot/instance-action", tt.spot)
 			if tt.token != nil {
