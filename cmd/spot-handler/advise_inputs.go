@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -149,12 +150,20 @@ func (c *adviseConfig) loadPrices(ctx context.Context, api advisor.EC2API, cands
 	case api == nil:
 		return nil, nil
 	}
-	types := make([]string, 0, len(cands))
-	for _, cd := range cands {
+	// Ask for the most promising first: best bucket, then most savings.
+	sorted := append([]advisor.Candidate(nil), cands...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Bucket != sorted[j].Bucket {
+			return sorted[i].Bucket < sorted[j].Bucket
+		}
+		return sorted[i].Savings > sorted[j].Savings
+	})
+	types := make([]string, 0, len(sorted))
+	for _, cd := range sorted {
 		types = append(types, cd.Type)
 	}
 	if len(types) > maxPricedTypes {
-		warn(fmt.Sprintf("%d candidates: Spot prices are asked for the first %d by name only; narrow the requirements", len(types), maxPricedTypes))
+		warn(fmt.Sprintf("%d candidates: Spot prices are asked for the %d with the best bucket and savings only; narrow the requirements", len(types), maxPricedTypes))
 		types = types[:maxPricedTypes]
 	}
 	prices, err := advisor.DescribeSpotPrices(ctx, api, types, c.req.OS, now)

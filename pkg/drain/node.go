@@ -152,6 +152,10 @@ func addOnce(list []string, v string) []string {
 	return append(list, v)
 }
 
+// ReadNotice reads the notice a drain recorded on node (NoticeAnnotation);
+// nil without error when there is none.
+func ReadNotice(node *corev1.Node) (*NodeNotice, error) { return parseNotice(node) }
+
 // parseNotice reads NoticeAnnotation; nil without error when absent.
 func parseNotice(node *corev1.Node) (*NodeNotice, error) {
 	s, ok := node.Annotations[NoticeAnnotation]

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spot-handler/spot-handler/internal/agent"
+	"github.com/spot-handler/spot-handler/internal/flagenv"
+	"github.com/spot-handler/spot-handler/internal/timeline"
+)
+
+const rehearseHelp = `Rehearse a Spot interruption on one node of a (stage) cluster, without
+waiting for AWS. It annotates the node with
+  ` + agent.RehearsalAnnotation + `=<termination time>
+and the spot-handler agent on that node, if it was started with
+--allow-rehearsal (chart value rehearsal.enabled), treats it as a real Spot
+notice: it cordons, taints and drains the node. This command then follows the
+drain and prints its timeline, and exits 0 if the node was empty before the
+termination time minus the margin.
+
+Undo with --undo: the annotation is removed and the agent uncordons the node.
+Needs RBAC to get, watch and patch nodes and to watch pods.`
+
+// runRehearse annotates a node for a rehearsed interruption (or removes the
+// annotation with --undo) and prints the drain's timeline.
+func runRehearse(ctx context.Context, args []string, io stdio) error {
+	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
+	nodeName := fs.String("node", "", "the node to rehearse an interruption on (required)")
+	kubeconfig := fs.String("kubeconfig", io.getenv("KUBECONFIG"), "kubeconfig file (default $KUBECONFIG); empty means in-cluster")
+	in := fs.Duration("in", 2*time.Minute, "termination time from now; AWS gives a Spot instance 2 minutes")
+	margin := fs.Duration("drain-margin", 15*time.Second, "the agent's --drain-margin, for the verdict")
+	timeout := fs.Duration("timeout", 0, "stop following after this long; 0 means the termination time plus 30s")
+	undo := fs.Bool("undo", false, "remove the rehearsal annotation: the agent uncordons the node")
+	fs.Usage = flagenv.Usage(fs, "spot-handler rehearse --node NAME [flags]", rehearseHelp, envPrefix)
+	if err := parseFlags(fs, args, io); err != nil {
+		return err
+	}
+	if *nodeName == "" {
+		return usagef("spot-handler rehearse: --node is required (kubectl get nodes -l spot=true lists Spot nodes)")
+	}
+	if *in < 10*time.Second && !*undo {
+		return usagef("spot-handler rehearse: --in=%v is shorter than 10s: the agent needs a second to notice and pods need time to go", *in)
+	}
+	kube, err := kubeClient(*kubeconfig, 20, 40)
+	if err != nil {
+		return usageError{fmt.Errorf("spot-handler rehearse: %w", err)}
+	}
+	if *undo {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, agent.RehearsalAnnotation)
+		if _, err := kube.CoreV1().Nodes().Patch(ctx, *nodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("removing the rehearsal annotation from node %s: %w", *nodeName, err)
+		}
+		fmt.Fprintf(io.out, "rehearsal annotation removed from node %s: its agent uncordons it\n", *nodeName)
+		return nil
+	}
+	deadline := time.Now().Add(*in).UTC().Truncate(time.Second)
+	if *timeout == 0 {
+		*timeout = *in + 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	p := timeline.NewPrinter(io.out, time.Now())
+	results := make(chan followed, 1)
+	// Watch first, then annotate, so nothing is missed.
+	go func() {
+		res, err := timeline.Follow(ctx, kube, *nodeName, p)
+		results <- followed{res, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	value, _ := json.Marshal(deadline.Format(time.RFC3339))
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, agent.RehearsalAnnotation, value)
+	p.Line(time.Now(), "rehearsal requested on node %s: termination at %s", *nodeName, deadline.Format(time.RFC3339))
+	if _, err := kube.CoreV1().Nodes().Patch(ctx, *nodeName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("annotating node %s: %w", *nodeName, err)
+	}
+	r := <-results
+	if r.err != nil && r.res.Notice == nil {
+		return fmt.Errorf("no agent acted on the rehearsal (is the agent on %s running with --allow-rehearsal?): %w", *nodeName, r.err)
+	}
+	if !timeline.Verdict(p, r.res, *margin) {
+		return fmt.Errorf("rehearsal failed on node %s (undo with: spot-handler rehearse --node %s --undo)", *nodeName, *nodeName)
+	}
+	fmt.Fprintf(io.out, "undo with: spot-handler rehearse --node %s --undo\n", *nodeName)
+	return nil
+}
+
+type followed struct {
+	res timeline.Result
+	err error
+}
