@@ -158,6 +158,9 @@ func (c *adviseConfig) check(io stdio) error {
 	if c.count < 1 || c.count > advisor.MaxCount {
 		return usagef("spot-handler advise: --count %d: want 1-%d (an Auto Scaling group takes at most %d types)", c.count, advisor.MaxCount, advisor.MaxCount)
 	}
+	if c.output == advisor.FormatEksctl && c.count > advisor.EksctlMaxTypes {
+		return usagef("spot-handler advise: --count %d: eksctl takes at most %d instance types in a mixed node group", c.count, advisor.EksctlMaxTypes)
+	}
 	req := advisor.Requirements{Region: c.region, OS: c.os, MinGeneration: c.minGeneration, MaxBucket: -1, Count: c.count}
 	switch c.arch {
 	case "amd64", "x86_64":

@@ -94,6 +94,7 @@ func TestAdviseUsageErrors(t *testing.T) {
 		{"bad vcpus", append(base, "--vcpus", "lots"), 2, `--vcpus "lots" is not a number`},
 		{"bad regexp", append(base, "--families", "(m"), 2, `--families "(m" is not a regular expression`},
 		{"count too big", append(base, "--count", "41"), 2, "--count 41: want 1-40"},
+		{"eksctl count", append(base, "--output", "eksctl", "--count", "21"), 2, "--count 21: eksctl takes at most 20 instance types"},
 		{"bad output", append(base, "--output", "xml"), 2, `--output "xml": want one of table, json, kops, eksctl, karpenter`},
 		{"bad max-interruption", append(base, "--max-interruption", "often"), 2, "want a percentage or one of <5%, 5-10%, 10-15%, 15-20%, >20%"},
 		{"max-interruption below every bucket", append(base, "--max-interruption", "2"), 2, "no interruption bucket is at most 2%"},

@@ -1,6 +1,9 @@
 package advisor
 
-import "io"
+import (
+	"fmt"
+	"io"
+)
 
 // eksctlConfig is the part of eksctl.io/v1alpha5 ClusterConfig the advisor
 // writes: one self-managed node group with an instances distribution. A
@@ -36,10 +39,18 @@ type eksctlDist struct {
 	CapacityRebalance                   bool     `yaml:"capacityRebalance"`
 }
 
+// EksctlMaxTypes is the most instance types eksctl accepts in a mixed node
+// group (its validateInstancesDistribution).
+const EksctlMaxTypes = 20
+
 // RenderEksctl writes an eksctl ClusterConfig with one all-Spot node group
 // over the set (price-capacity-optimized, capacity rebalance on, the spot
-// node label). Merge its nodeGroups into the cluster's own config.
+// node label). Merge its nodeGroups into the cluster's own config. A set of
+// more than EksctlMaxTypes is an error.
 func RenderEksctl(w io.Writer, r *Result, t Target) error {
+	if n := len(r.Set); n > EksctlMaxTypes {
+		return fmt.Errorf("eksctl takes at most %d instance types in a mixed node group; the set has %d: pass --count %d or less", EksctlMaxTypes, n, EksctlMaxTypes)
+	}
 	ami := "AmazonLinux2023"
 	if r.Requirements.OS == Windows {
 		ami = "WindowsServer2022CoreContainer"

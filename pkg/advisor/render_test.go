@@ -92,6 +92,16 @@ func TestRenderUnknownFormat(t *testing.T) {
 	}
 }
 
+func TestRenderEksctlLimit(t *testing.T) {
+	r := goldenResult(t, false)
+	for len(r.Set) <= EksctlMaxTypes {
+		r.Set = append(r.Set, r.Set[0])
+	}
+	if err := RenderEksctl(&bytes.Buffer{}, r, goldenTarget); err == nil || !strings.Contains(err.Error(), "at most 20 instance types") {
+		t.Errorf("error = %v", err)
+	}
+}
+
 func TestMinValues(t *testing.T) {
 	for _, tt := range []struct{ n, types, fams int }{{1, 1, 1}, {2, 2, 2}, {3, 3, 3}, {5, 3, 3}, {10, 5, 3}, {15, 8, 3}, {40, 20, 3}} {
 		if got := typeMinValues(tt.n); got != tt.types {

@@ -245,8 +245,10 @@ func TestOutputsValidOnControlPlane(t *testing.T) {
 
 // TestEksctlOutputMatchesSchema checks the eksctl output against the JSON
 // schema eksctl publishes for ClusterConfig (generated from its Go types, in
-// the github.com/weaveworks/eksctl module). eksctl's Go packages are not
-// imported: they would pull hundreds of modules into this one.
+// the github.com/weaveworks/eksctl module), and against the rules of eksctl's
+// validateInstancesDistribution that the schema does not carry, restated
+// here. eksctl's Go packages are not imported: they would pull hundreds of
+// modules into this one.
 func TestEksctlOutputMatchesSchema(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads the eksctl module")
@@ -280,6 +282,29 @@ func TestEksctlOutputMatchesSchema(t *testing.T) {
 			}
 		}
 	}
+	// eksctl's Go validation of an instances distribution (v0.215.0
+	// validation.go), which the schema leaves out.
+	strategies := map[string]bool{"lowest-price": true, "diversified": true, "capacity-optimized": true, "capacity-optimized-prioritized": true, "price-capacity-optimized": true}
+	for _, res := range []*Result{smallResult(t), realResult(t, 20)} {
+		obj := renderObject(t, res, FormatEksctl, goldenTarget)
+		ngs, _, _ := unstructured.NestedSlice(obj.Object, "nodeGroups")
+		dist := ngs[0].(map[string]any)["instancesDistribution"].(map[string]any)
+		types, _ := dist["instanceTypes"].([]any)
+		unique := map[any]bool{}
+		for _, typ := range types {
+			unique[typ] = true
+		}
+		if len(unique) < 1 || len(unique) > 20 || len(unique) != len(types) {
+			t.Errorf("instanceTypes %v: eksctl wants 1–20 different types", types)
+		}
+		if p, _ := dist["onDemandPercentageAboveBaseCapacity"].(int64); p < 0 || p > 100 {
+			t.Errorf("onDemandPercentageAboveBaseCapacity %v outside 0–100", p)
+		}
+		if s, _ := dist["spotAllocationStrategy"].(string); !strategies[s] {
+			t.Errorf("spotAllocationStrategy %q is not one eksctl accepts", s)
+		}
+	}
+
 	bad := renderObject(t, smallResult(t), FormatEksctl, goldenTarget)
 	ngs, _, _ := unstructured.NestedSlice(bad.Object, "nodeGroups")
 	ngs[0].(map[string]any)["instancesDistribution"].(map[string]any)["spotAllocationStrategyy"] = "typo"
