@@ -16,7 +16,9 @@
 // A notice is delivered once per ID; the ID is derived from the notice's
 // content, so a notice whose time changes is delivered again under a new ID.
 // When a spot or maintenance notice that was delivered is no longer present,
-// the watcher delivers it again with Canceled set.
+// the watcher delivers it again with Canceled set; a changed notice arrives as
+// its new ID first, then the withdrawal of the old one. Rebalance and ASG
+// notices are never withdrawn: IMDS does not take them back.
 //
 // Faults never stop the watch: every request ends in one of the outcomes
 // listed by [Outcomes], which an [Observer] can count, and failures that say

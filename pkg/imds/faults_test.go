@@ -34,6 +34,8 @@ func TestFaults(t *testing.T) {
 		{name: "404 is no notice", spot: nil, outcome: OutcomeNotFound},
 		{name: "403 on metadata", spot: status(http.StatusForbidden), outcome: OutcomeForbidden, backoff: true, hint: "hostNetwork: true"},
 		{name: "403 on token", token: status(http.StatusForbidden), outcome: OutcomeForbidden, backoff: true, hint: "hop-limit 2"},
+		{name: "IMDSv1 only: token 404", token: status(http.StatusNotFound), outcome: OutcomeOther, backoff: true},
+		{name: "IMDSv1 only: token 405", token: status(http.StatusMethodNotAllowed), outcome: OutcomeOther, backoff: true},
 		{name: "401 that a new token does not cure", spot: status(http.StatusUnauthorized), outcome: OutcomeUnauthorized, backoff: true},
 		{name: "429", spot: status(http.StatusTooManyRequests), outcome: OutcomeThrottled, backoff: true},
 		{name: "500", spot: status(http.StatusInternalServerError), outcome: OutcomeServerError, backoff: true},

@@ -88,6 +88,10 @@ func classify(tr *trace, err error, reqCtx context.Context) string {
 		return OutcomeParseError
 	case errors.Is(reqCtx.Err(), context.DeadlineExceeded), tr.timeout, isTimeout(err):
 		return OutcomeTimeout
+	case tr.token && tr.status == http.StatusNotFound:
+		// An IMDS without IMDSv2 answers the token request 404; that is not
+		// the metadata path's "no notice".
+		return OutcomeOther
 	case tr.status != 0:
 		return statusOutcome(tr.status)
 	case tr.sendErr:
