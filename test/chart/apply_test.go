@@ -209,6 +209,10 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		checkServiceAccount(t, ctx, p, ns, spot.Name)
 	})
 
+	t.Run("agent with the chart's arguments", func(t *testing.T) {
+		runChartAgent(t, ctx, p, ns)
+	})
+
 	t.Run("helm install", func(t *testing.T) {
 		// helm itself installs the defaults as another release, the way users do.
 		ns2 := p.NewNamespace(t)

@@ -1,0 +1,230 @@
+package chart_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/internal/testenv"
+)
+
+// freeLoopbackPort returns a port free on 127.0.0.1.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runChartAgent runs the agent binary with exactly the container arguments
+// and environment the chart renders (the downward API filled in by hand) and
+// as the chart's ServiceAccount (impersonated), against the local plane and
+// AEMM. It checks the agent turns ready and serves the metrics the alerts and
+// dashboard rely on, then that a Spot notice gets its node cordoned, tainted
+// and drained with the chart's RBAC alone.
+func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns string) {
+	node, err := p.NewNode(ctx, "spot-agent", map[string]string{"eks.amazonaws.com/capacityType": "SPOT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Workload pods on the node, for the agent to drain.
+	work := p.NewNamespace(t)
+	for i := range 3 {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", i), Labels: map[string]string{"app": "work"}},
+			Spec: corev1.PodSpec{NodeName: node.Name, TerminationGracePeriodSeconds: ptr(int64(5)),
+				Containers: []corev1.Container{{Name: "app", Image: "registry.local/fake:1"}}}}
+		if _, err := p.Client.CoreV1().Pods(work).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.WaitPods(ctx, work, "app=work", 3, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// A Spot interruption notice a few seconds after start, due in 2 minutes.
+	deadline := time.Now().Add(2 * time.Minute).UTC().Format(time.RFC3339)
+	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "terminate", "-t", deadline, "-d", "5", "--rebalance-delay-sec", "100000")
+	kubeconfig := serviceAccountKubeconfig(t, p, ns)
+	mp, pp := freeLoopbackPort(t), freeLoopbackPort(t)
+	// The chart's --metrics-addr=:PORT binds every interface; tests bind
+	// loopback only, so extraArgs (which come last and win) narrow them.
+	objs := render(t, ns, nil, "agent.imdsEndpoint="+aemm.URL, fmt.Sprintf("agent.metricsPort=%d", mp), fmt.Sprintf("agent.probePort=%d", pp),
+		fmt.Sprintf("agent.extraArgs={--kubeconfig=%s,--metrics-addr=127.0.0.1:%d,--probe-addr=127.0.0.1:%d}", kubeconfig, mp, pp))
+	c := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")).Spec.Template.Spec.Containers[0]
+	downward := map[string]string{"spec.nodeName": node.Name, "metadata.name": "spot-handler-test", "metadata.namespace": ns}
+	env := []string{"HOME=" + t.TempDir()}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			v, ok := downward[e.ValueFrom.FieldRef.FieldPath]
+			if !ok {
+				t.Fatalf("env %s uses field %s, which this test does not fill", e.Name, e.ValueFrom.FieldRef.FieldPath)
+			}
+			env = append(env, e.Name+"="+v)
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+e.Value)
+		}
+	}
+	var logs strings.Builder
+	cmd := exec.Command(agentBinary(t), c.Args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("agent args %q\nagent log:\n%s", c.Args, logs.String())
+		}
+	}()
+
+	probe := fmt.Sprintf("http://127.0.0.1:%d", pp)
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
+		select {
+		case err := <-done:
+			done <- err
+			return false, fmt.Errorf("the agent exited: %v", err)
+		default:
+		}
+		resp, err := http.Get(probe + c.ReadinessProbe.HTTPGet.Path)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("the agent, run with the chart's arguments, did not turn ready at %s: %v", c.ReadinessProbe.HTTPGet.Path, err)
+	}
+	resp, err := http.Get(probe + c.LivenessProbe.HTTPGet.Path)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %v %v", c.LivenessProbe.HTTPGet.Path, resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	names := map[string]bool{}
+	for _, n := range metrics.New(prometheus.NewRegistry()).Names() {
+		names[n] = true
+	}
+	for n := range fams {
+		if strings.HasPrefix(n, "spot_handler_") && !names[n] {
+			t.Errorf("the running agent serves %s, which internal/metrics does not list", n)
+		}
+	}
+	// What the alerts and dashboard need from an idle agent, from its first scrape.
+	for _, n := range []string{"spot_handler_build_info", "spot_handler_node_info", "spot_handler_imds_last_success_timestamp_seconds",
+		"spot_handler_termination_deadline_timestamp_seconds", "spot_handler_drain_missed_deadline_total", "spot_handler_pods_total",
+		"spot_handler_webhook_requests_total", "spot_handler_drain_duration_seconds", "spot_handler_detection_to_cordon_seconds",
+		"spot_handler_imds_requests_total", "process_resident_memory_bytes"} {
+		if fams[n] == nil {
+			t.Errorf("the running agent does not serve %s", n)
+		}
+	}
+	if f := fams["spot_handler_pods_total"]; f != nil && len(f.GetMetric()) != len(metrics.Outcomes) {
+		t.Errorf("spot_handler_pods_total has %d series, want one per outcome from start-up (%v), so increase() sees the first drain", len(f.GetMetric()), metrics.Outcomes)
+	}
+	if f := fams["spot_handler_node_info"]; f != nil {
+		labels := map[string]string{}
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["node"] != node.Name || labels["instance_type"] == "" || labels["zone"] == "" {
+			t.Errorf("spot_handler_node_info labels %v, want node %s and the instance type and zone the interruption alert groups by", labels, node.Name)
+		}
+	}
+
+	// The notice: the agent drains its node with nothing but the chart's RBAC.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := p.Client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		tainted := false
+		for _, tn := range n.Spec.Taints {
+			tainted = tainted || strings.HasPrefix(tn.Key, "spot-handler.io/")
+		}
+		pods, err := p.Client.CoreV1().Pods(work).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		return n.Spec.Unschedulable && tainted && len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the node was not cordoned, tainted and emptied after the notice: %v", err)
+	}
+	evs, err := p.Client.CoreV1().Events(work).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := 0
+	for _, e := range evs.Items {
+		if e.Source.Component == "spot-handler" && e.InvolvedObject.Kind == "Pod" {
+			recorded++
+		}
+	}
+	if recorded == 0 {
+		t.Errorf("the agent recorded no Event on the drained pods (events: %d)", len(evs.Items))
+	}
+	if strings.Contains(strings.ToLower(logs.String()), "forbidden") {
+		t.Errorf("the agent hit a permission it lacks:\n%s", logs.String())
+	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig for the plane that
+// impersonates the chart's ServiceAccount in ns, so a process using it has
+// exactly the chart's permissions.
+func serviceAccountKubeconfig(t *testing.T, p *testenv.Plane, ns string) string {
+	t.Helper()
+	kc, err := clientcmd.LoadFromFile(p.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range kc.AuthInfos {
+		ai.Impersonate = "system:serviceaccount:" + ns + ":spot-handler"
+		ai.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
