@@ -101,6 +101,15 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, o := range Outcomes {
 		m.Pods.WithLabelValues(o)
 	}
+	// Notices start at 0, so increase() over a window counts the first one.
+	for kind, actions := range map[string][]string{
+		"SpotInterruption": {"terminate", "stop", "hibernate"}, "RebalanceRecommendation": {""},
+		"ASGTermination": {"Terminated"}, "ScheduledMaintenance": {"instance-reboot", "system-reboot", "system-maintenance", "instance-retirement", "instance-stop"},
+	} {
+		for _, a := range actions {
+			m.Notices.WithLabelValues(kind, a)
+		}
+	}
 	for _, o := range []string{"ok", "error"} {
 		m.Webhook.WithLabelValues(o)
 	}

@@ -77,11 +77,19 @@ func (p *Plane) NewNamespace(tb testing.TB) string {
 		base = base[:40]
 	}
 	name := fmt.Sprintf("%s-%d", strings.Trim(base, "-"), nsCounter.Add(1))
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if _, err := p.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
-		tb.Fatalf("creating namespace %s: %v", name, err)
+	if err := p.CreateNamespace(context.Background(), name); err != nil {
+		tb.Fatal(err)
 	}
 	return name
+}
+
+// CreateNamespace creates a namespace.
+func (p *Plane) CreateNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := p.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // PodTemplate returns a pod template for kwok nodes: one fake container,

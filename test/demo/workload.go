@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/spot-handler/spot-handler/internal/testenv"
+)
+
+const (
+	spotNode = "spot-1"
+	demoNS   = "shop"
+)
+
+// deployWorkload creates the Spot node and, while it is the only node, the
+// sample Deployments, so every pod starts on it.
+func deployWorkload(ctx context.Context, p *testenv.Plane) error {
+	if _, err := p.NewNode(ctx, spotNode, map[string]string{"spot": "true", "karpenter.sh/capacity-type": "spot"}); err != nil {
+		return err
+	}
+	ns := demoNS
+	if err := p.CreateNamespace(ctx, ns); err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		name     string
+		replicas int32
+		grace    int64
+		delay    time.Duration
+		pdb      *intstr.IntOrString
+	}{
+		{"web", 6, 30, 0, ptr(intstr.FromInt32(1))},
+		{"api", 4, 30, 0, ptr(intstr.FromString("50%"))},
+		{"checkout", 2, 30, 0, nil},
+		// Asks 600s but needs 20s: the agent caps its grace to what is left.
+		{"ledger", 1, 600, 20 * time.Second, nil},
+	} {
+		labels := map[string]string{"app": d.name}
+		r := d.replicas
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: ns},
+			Spec: appsv1.DeploymentSpec{Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: testenv.PodTemplate(labels, nil, d.grace, d.delay)}}
+		if _, err := p.Client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating deployment %s: %w", d.name, err)
+		}
+		if d.pdb != nil {
+			pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: ns},
+				Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: d.pdb, Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+			if _, err := p.Client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("creating PDB %s: %w", d.name, err)
+			}
+		}
+		if err := p.WaitPods(ctx, ns, "app="+d.name, int(d.replicas), 90*time.Second); err != nil {
+			return err
+		}
+		pdb := "no PDB"
+		if d.pdb != nil {
+			pdb = "PDB maxUnavailable " + d.pdb.String()
+		}
+		fmt.Printf("   deployment %s/%s: %d pods on %s, grace %ds, %s\n", ns, d.name, d.replicas, spotNode, d.grace, pdb)
+	}
+	return nil
+}
+
+// printPlacement shows where the workload runs now.
+func printPlacement(ctx context.Context, p *testenv.Plane) error {
+	pods, err := p.Client.CoreV1().Pods(demoNS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	byNode := map[string]int{}
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp == nil {
+			n := pod.Spec.NodeName
+			if n == "" {
+				n = "(pending)"
+			}
+			byNode[n]++
+		}
+	}
+	var parts []string
+	for n, c := range byNode {
+		parts = append(parts, fmt.Sprintf("%s=%d", n, c))
+	}
+	sort.Strings(parts)
+	fmt.Printf("== workload now: %s\n", strings.Join(parts, " "))
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
