@@ -142,6 +142,7 @@ func moduleDir(t *testing.T, modVersion string) string {
 // installs the chart for real, and checks the DaemonSet lands on Spot nodes
 // only and that its ServiceAccount can do exactly what the agent needs.
 func TestManifestsOnAPIServer(t *testing.T) {
+	needPeers(t)
 	p := testenv.Start(t)
 	ctx := context.Background()
 	a := newApplier(t, p.Config)

@@ -51,9 +51,19 @@ func testdata(tb testing.TB, name string) string {
 	return filepath.Join(repoRoot(tb), "test", "chart", "testdata", name)
 }
 
+// needPeers skips a test under -short (`make test-unit`): it needs a peer
+// built by hack/tools.sh. `make test` never skips it; a missing peer fails it.
+func needPeers(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short: needs helm or the local control plane (make test runs it)")
+	}
+}
+
 // helmBin returns the pinned helm, built by hack/tools.sh helm.
 func helmBin(tb testing.TB) string {
 	tb.Helper()
+	needPeers(tb)
 	p, err := testenv.Binary("helm", testenv.HelmVersion)
 	if err != nil {
 		tb.Fatal(err)
