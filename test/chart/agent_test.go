@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// agentBinary builds cmd/spot-handler once for the package's tests.
+// agentBinary builds cmd/spot-handler once for the package's tests, as the
+// image does (static, trimmed, stripped), so its footprint is the image's.
 func agentBinary(tb testing.TB) string {
 	tb.Helper()
 	agentOnce.Do(func() {
@@ -38,8 +39,9 @@ func agentBinary(tb testing.TB) string {
 			return
 		}
 		agentBin = filepath.Join(agentDir, "spot-handler")
-		cmd := exec.Command("go", "build", "-o", agentBin, "./cmd/spot-handler")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", agentBin, "./cmd/spot-handler")
 		cmd.Dir = repoRoot(tb)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			agentErr = fmt.Errorf("building cmd/spot-handler: %v\n%s", err, out)
 		}

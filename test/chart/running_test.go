@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,9 +62,11 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	if err := p.WaitPods(ctx, work, "app=work", 3, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	// A Spot interruption notice a few seconds after start, due in 2 minutes.
+	bin := agentBinary(t)
+	// A Spot interruption notice some seconds after start (after the idle
+	// checks below), due in 2 minutes.
 	deadline := time.Now().Add(2 * time.Minute).UTC().Format(time.RFC3339)
-	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "terminate", "-t", deadline, "-d", "5", "--rebalance-delay-sec", "100000")
+	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "terminate", "-t", deadline, "-d", "10", "--rebalance-delay-sec", "100000")
 	kubeconfig := serviceAccountKubeconfig(t, p, ns)
 	mp, pp := freeLoopbackPort(t), freeLoopbackPort(t)
 	// The chart's --metrics-addr=:PORT binds every interface; tests bind
@@ -85,7 +89,7 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 		}
 	}
 	var logs strings.Builder
-	cmd := exec.Command(agentBinary(t), c.Args...)
+	cmd := exec.Command(bin, c.Args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -157,6 +161,29 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 		"spot_handler_imds_requests_total", "process_resident_memory_bytes"} {
 		if fams[n] == nil {
 			t.Errorf("the running agent does not serve %s", n)
+		}
+	}
+	// The chart's memory sizing against the idle agent's footprint. RSS is
+	// mostly the binary's own pages (file-backed, reclaimable); the anonymous
+	// part is what a drain grows and what can hit the limit.
+	if f := fams["process_resident_memory_bytes"]; f != nil && len(f.GetMetric()) == 1 {
+		rss := f.GetMetric()[0].GetGauge().GetValue()
+		lim, req := c.Resources.Limits.Memory(), c.Resources.Requests.Memory()
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb := map[string]float64{}
+		for _, l := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[2] == "kB" {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				kb[strings.TrimSuffix(f[0], ":")] = v
+			}
+		}
+		t.Logf("idle agent: RSS %.1f MiB (anonymous %.1f MiB, file %.1f MiB); chart requests %s, limits %s",
+			rss/(1<<20), kb["RssAnon"]/1024, kb["RssFile"]/1024, req, lim)
+		if rss >= float64(lim.Value()) || kb["RssAnon"]*1024 >= float64(lim.Value())/4 {
+			t.Errorf("idle agent RSS %.1f MiB (anonymous %.1f MiB) does not leave the %s memory limit room for a drain", rss/(1<<20), kb["RssAnon"]/1024, lim)
 		}
 	}
 	if f := fams["spot_handler_pods_total"]; f != nil && len(f.GetMetric()) != len(metrics.Outcomes) {
