@@ -3,21 +3,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,11 +32,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "spot-handler")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/spot-handler")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building spot-handler: %v\n", err)
+	if binary, err = testenv.BuildAgent(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	plane, err = testenv.StartPlane(testenv.Options{})
@@ -68,112 +55,42 @@ func needPlane(t *testing.T) *testenv.Plane {
 	return plane
 }
 
-// agentProc is a running `spot-handler agent`.
+// agentProc is a running `spot-handler agent` with test helpers.
 type agentProc struct {
-	cmd        *exec.Cmd
-	metricsURL string
-	probeURL   string
-	mu         sync.Mutex
-	log        strings.Builder
-	done       chan struct{}
-	exitErr    error
-	node       string
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	*testenv.AgentProc
+	cmd  *exec.Cmd
+	done <-chan struct{}
 }
 
 // startAgent runs the agent for node against imdsURL with extra flags and
-// waits until /readyz answers 200.
+// waits until /readyz answers 200; the test's cleanup kills it.
 func startAgent(t *testing.T, node, imdsURL string, extra ...string) *agentProc {
 	t.Helper()
-	mp, pp := freePort(t), freePort(t)
-	a := &agentProc{metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", mp), probeURL: fmt.Sprintf("http://127.0.0.1:%d", pp),
-		done: make(chan struct{}), node: node}
-	args := append([]string{"agent", "--node-name", node, "--kubeconfig", plane.Kubeconfig, "--imds-endpoint", imdsURL,
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mp), "--probe-addr", fmt.Sprintf("127.0.0.1:%d", pp)}, extra...)
-	a.cmd = exec.Command(binary, args...)
-	a.cmd.Env = append(os.Environ(), "POD_NAMESPACE=kube-system", "POD_NAME=spot-handler-"+node)
-	stderr, err := a.cmd.StderrPipe()
+	p, err := testenv.StartAgent(binary, plane.Kubeconfig, node, imdsURL, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			a.mu.Lock()
-			a.log.WriteString(sc.Text() + "\n")
-			a.mu.Unlock()
-		}
-		a.exitErr = a.cmd.Wait()
-		close(a.done)
-	}()
+	a := &agentProc{AgentProc: p, cmd: p.Cmd, done: p.Done()}
 	t.Cleanup(func() {
-		a.kill()
+		p.Kill()
 		if t.Failed() {
-			t.Logf("agent log:\n%s", a.logs())
+			t.Logf("agent log:\n%s", p.Logs())
 		}
-	})
-	waitUntil(t, 30*time.Second, "agent /readyz", func() bool {
-		resp, err := http.Get(a.probeURL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
 	})
 	return a
 }
 
-func (a *agentProc) logs() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.log.String()
-}
+func (a *agentProc) logs() string { return a.Logs() }
+func (a *agentProc) kill()        { a.Kill() }
 
-func (a *agentProc) kill() {
-	select {
-	case <-a.done:
-	default:
-		_ = a.cmd.Process.Signal(syscall.SIGKILL)
-		<-a.done
-	}
-}
-
-// metric returns the sum of samples of name whose labels contain every
-// label=value in match, from the agent's /metrics.
+// metric is Metric, failing the test on a scrape error.
 func (a *agentProc) metric(t *testing.T, name string, match ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(a.metricsURL)
+	v, err := a.Metric(name, match...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
-	sum := 0.0
-	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-		ok := true
-		for _, kv := range match {
-			ok = ok && strings.Contains(m[1], kv)
-		}
-		if ok {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			sum += v
-		}
-	}
-	return sum
+	return v
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -126,7 +126,7 @@ func TestAgentSIGTERMWhenIdle(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("idle agent took %v to exit on SIGTERM, want about 1s at most", took)
 	}
-	if a.exitErr != nil {
-		t.Errorf("exit: %v", a.exitErr)
+	if a.ExitErr() != nil {
+		t.Errorf("exit: %v", a.ExitErr())
 	}
 }
