@@ -69,12 +69,3 @@ func realFeed(tb testing.TB) *Feed {
 	}
 	return f
 }
-
-func mustRange(tb testing.TB, s string) Range {
-	tb.Helper()
-	r, err := ParseRange(s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return r
-}
