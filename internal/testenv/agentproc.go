@@ -16,15 +16,17 @@ import (
 	"time"
 )
 
-// BuildAgent builds cmd/spot-handler into dir and returns the binary's path.
+// BuildAgent builds cmd/spot-handler into dir as the image does (static,
+// trimmed, stripped: see `make image-binary`) and returns its path.
 func BuildAgent(dir string) (string, error) {
 	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		return "", fmt.Errorf("finding the module root: %w", err)
 	}
 	bin := filepath.Join(dir, "spot-handler")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/spot-handler")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/spot-handler")
 	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building spot-handler: %w\n%s", err, out)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -139,4 +140,18 @@ func (p *Plane) WaitPods(ctx context.Context, ns, selector string, want int, tim
 		return fmt.Errorf("waiting for %d running pods %q in %s (last: %s): %w", want, selector, ns, last, err)
 	}
 	return nil
+}
+
+// PinnedReplicaSet creates a ReplicaSet named name in ns whose pods are
+// pinned to node (a hostname node selector), each with the grace period
+// and kwok delete delay given, and waits until they all run.
+func (p *Plane) PinnedReplicaSet(ctx context.Context, ns, name, node string, replicas int32, grace int64, deleteDelay time.Duration) error {
+	labels := map[string]string{"app": name}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: PodTemplate(labels, map[string]string{"kubernetes.io/hostname": node}, grace, deleteDelay)}}
+	if _, err := p.Client.AppsV1().ReplicaSets(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating ReplicaSet %s/%s: %w", ns, name, err)
+	}
+	return p.WaitPods(ctx, ns, "app="+name, int(replicas), 5*time.Minute)
 }
