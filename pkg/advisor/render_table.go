@@ -47,14 +47,7 @@ func RenderTable(w io.Writer, r *Result) error {
 		fmt.Fprint(w, " after the cluster's own history (OBSERVED: notices in node-hours)")
 	}
 	fmt.Fprintln(w, ".")
-	fmt.Fprintf(w, "Specs: %s.", r.Data.Specs)
-	if r.Data.Prices != "" {
-		fmt.Fprintf(w, " Prices: %s.", r.Data.Prices)
-	}
-	if r.Data.Observed != "" {
-		fmt.Fprintf(w, " Observed: %s.", r.Data.Observed)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, r.Data.sources())
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
