@@ -71,6 +71,8 @@ func Diversify(ranked []Candidate, count int) []Candidate {
 
 // Diversity describes a chosen set.
 type Diversity struct {
+	// Types, Families, Generations, Vendors and Sizes count the distinct
+	// instance types, families, generations, CPU vendors and sizes in the set.
 	Types       int `json:"types"`
 	Families    int `json:"families"`
 	Generations int `json:"generations"`

@@ -88,6 +88,8 @@ type NoMatchError struct {
 	Hint string
 }
 
+// Error says which requirement removed the last candidates, and names the
+// nearest types it removed and the hint, when there are any.
 func (e *NoMatchError) Error() string {
 	var near []string
 	for _, c := range e.Nearest {

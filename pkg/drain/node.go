@@ -18,10 +18,13 @@ import (
 
 // NodeNotice is the notice recorded on a node in NoticeAnnotation.
 type NodeNotice struct {
+	// Kind, Action, ID and Deadline are the Request's Kind, Action,
+	// NoticeID and Deadline (UTC); a resumed drain matches on Kind and ID.
 	Kind     string    `json:"kind"`
 	Action   string    `json:"action,omitempty"`
 	ID       string    `json:"id,omitempty"`
 	Deadline time.Time `json:"deadline"`
+	// Detected is when the notice was first seen; a resumed drain keeps it.
 	Detected time.Time `json:"detected"`
 	// TaintOnly is true when the node was only tainted (a rebalance
 	// recommendation), not cordoned for a drain.

@@ -58,6 +58,7 @@ type SkippedPod struct {
 // Report is the result of one drain: every pod of the plan with its
 // outcome, the pods left alone, and the drain's milestones.
 type Report struct {
+	// Node, Kind and Deadline are the Request's.
 	Node     string
 	Kind     string
 	Deadline time.Time
