@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 )
 
 // kwokAnnotation marks the nodes kwok simulates a kubelet for.
@@ -55,8 +56,16 @@ func (p *Plane) NewNode(ctx context.Context, name string, labels map[string]stri
 	}
 	capacity := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("250"),
 		corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi")}
-	got.Status.Capacity, got.Status.Allocatable = capacity, capacity
-	if got, err = p.Client.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		n, err := p.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Capacity, n.Status.Allocatable = capacity, capacity
+		got, err = p.Client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("setting node %s capacity: %w", name, err)
 	}
 	return got, nil

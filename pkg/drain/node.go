@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -177,7 +178,7 @@ func parseNotice(node *corev1.Node) (*NodeNotice, error) {
 // wrote the node in between.
 func patchNode(ctx context.Context, c kubernetes.Interface, name string, build func(*corev1.Node) ([]patchOp, error)) error {
 	var lastErr error
-	for range 20 {
+	for attempt := range 100 {
 		node, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nodeReadError(name, err)
@@ -198,8 +199,12 @@ func patchNode(ctx context.Context, c kubernetes.Interface, name string, build f
 			return fmt.Errorf("patching node %s: %w", name, err)
 		}
 		lastErr = err // a guard failed: the node changed under us; read it again
-		if ctx.Err() != nil {
+		// Back off a little, with jitter, so concurrent writers spread out.
+		wait := time.Duration(rand.Int64N(int64(min(5*time.Millisecond<<min(attempt, 6), 250*time.Millisecond)))) + time.Millisecond
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 	return fmt.Errorf("patching node %s: it kept changing under us: %w", name, errors.Join(lastErr))
