@@ -38,9 +38,10 @@ test: tools ## run every test: units, fuzz seeds, and the real control plane / A
 test-unit: ## only the tests that need no peer
 	$(GO) test -count=1 -short ./...
 
-bench: tools ## print the benchmark figures (real plane, AEMM)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./... | tee bench.out
-	$(GO) run ./test/benchtable < bench.out
+bench: tools ## print the performance table (real plane, AEMM, agent binary); about 15 minutes
+	$(GO) test -run '^$$' -bench 'PollCycle|LoadAndRankRegion' -benchmem ./pkg/imds ./pkg/advisor | tee bench.out
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./pkg/imds ./pkg/drain ./test/bench | grep -v PollCycle | tee -a bench.out
+	$(GO) run ./test/benchtable < bench.out | tee bench.md
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
@@ -51,4 +52,4 @@ demo: tools build ## rehearse a Spot interruption on a local control plane with 
 	$(GO) run ./test/demo
 
 clean: ## remove build output (the tool cache stays; rm -rf $(TOOLS_CACHE) to drop it)
-	rm -rf bin bench.out
+	rm -rf bin bench.out bench.md

@@ -126,7 +126,9 @@ func startAgent(b *testing.B, node, imdsURL string, extra ...string) *testenv.Ag
 }
 
 // nextSecond is the whole second at least d from now.
-func nextSecond(d time.Duration) time.Time { return time.Now().Add(d).Truncate(time.Second).Add(time.Second) }
+func nextSecond(d time.Duration) time.Time {
+	return time.Now().Add(d).Truncate(time.Second).Add(time.Second)
+}
 
 // percentile returns the p-th percentile (0..100) of xs by nearest rank.
 func percentile(xs []float64, p float64) float64 {

@@ -1,0 +1,138 @@
+// Command benchtable reads `go test -bench` output on stdin (what `make
+// bench` saves in bench.out) and prints the README's performance table in
+// Markdown: each figure the benchmarks reported, in words, with the
+// benchmark it came from. Figures it has no row for are listed after it.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// row is one line of the table: a label and how to print a benchmark's
+// figures.
+type row struct {
+	bench, label string
+	units        []string
+	format       string
+}
+
+var rows = []row{
+	{"BenchmarkNoticeToCordon", "Spot notice appears in IMDS → node cordoned and tainted, agent at the default 1 s poll (p50 / p99 over %.0f runs)", []string{"runs", "p50_ms", "p99_ms"}, "%.0f ms / %.0f ms"},
+	{"BenchmarkNoticeLatency/poll=1s", "IMDS watcher alone: notice appears → delivered, 1 s poll (p50 / p99)", []string{"p50-ms", "p99-ms"}, "%.0f ms / %.0f ms"},
+	{"BenchmarkNoticeLatency/poll=250ms", "IMDS watcher alone: notice appears → delivered, 250 ms poll (p50 / p99)", []string{"p50-ms", "p99-ms"}, "%.0f ms / %.0f ms"},
+	{"Benchmark110Pods30sGrace", "Notice → all 110 evictions accepted (p50 / p99 of 3 runs)", []string{"accepted_p50_s", "accepted_p99_s"}, "%.2f s / %.2f s"},
+	{"Benchmark110Pods30sGrace", "Notice → node empty, 110 pods with 30 s grace (p50 / p99 of 3 runs; least spare before deadline − 15 s)", []string{"empty_p50_s", "empty_p99_s", "min_spare_s"}, "%.1f s / %.1f s; %.1f s spare"},
+	{"Benchmark110Pods600sGrace90sDeadline", "Notice → node empty, 110 pods asking 600 s grace (and using it all), 90 s notice", []string{"empty_s", "spare_s"}, "%.1f s, %.1f s before deadline − 15 s"},
+	{"BenchmarkManyNodesAtOnce", "%.0f Spot nodes × 30 pods interrupted at once, 1 agent each, 1 apiserver: all empty before deadline − margin? slowest node's spare", []string{"nodes", "all_empty_in_time", "slowest_spare_s"}, "yes=%.0f; %.1f s spare"},
+	{"BenchmarkManyNodesAtOnce", "… node empty after the notice (p50 / slowest)", []string{"empty_p50_s", "empty_max_s"}, "%.1f s / %.1f s"},
+	{"BenchmarkAgentIdle", "Agent idle (no notice): resident memory, CPU, Kubernetes API requests per minute", []string{"rss_MiB", "cpu_pct", "api_req_per_min"}, "%.0f MiB, %.2f %% of a core, %.0f req/min"},
+	{"BenchmarkDrain110Pods", "pkg/drain alone, 110 pods: cordon, all evictions accepted, API requests per drain", []string{"cordon_ms", "all_accepted_s", "api_requests"}, "%.0f ms, %.2f s, %.0f requests"},
+	{"BenchmarkPDBNeverAllows", "PDB that never allows eviction (maxUnavailable 0), 40 s notice: --pdb-fallback=delete spare before deadline − margin; =wait blocking pods named with their PDB", []string{"delete_spare_s", "wait_blocking_pods_named"}, "%.1f s spare; %.0f of 2 named"},
+	{"BenchmarkConcurrentTaintWriters", "20 writers + the drain taint one node at once, 10 rounds: taints lost with the drain's guarded JSON patch / a full-object Update without resourceVersion / Update retried on conflict (5 tries)", []string{"patch_lost_pct", "update_no_rv_lost_pct", "update_retry_lost_pct"}, "%.1f %% / %.1f %% / %.1f %%"},
+	{"BenchmarkPollCycle", "IMDS poll cycle (4 paths) against a local server: time, allocations", []string{"ns/op", "allocs/op"}, "%.0f ns, %.0f allocs"},
+	{"BenchmarkLoadAndRankRegion", "Advisor: load the 1 MB feed and rank a whole region", []string{"ns/op"}, "%.0f ns"},
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
+
+func main() {
+	figures, cpu, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("Measured by `make bench` on %s, %d cores, %s, %s.\n\n", cpu, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Println("| figure | value |")
+	fmt.Println("| --- | --- |")
+	used := map[string]bool{}
+	for _, r := range rows {
+		f, ok := figures[r.bench]
+		if !ok {
+			continue
+		}
+		var vals []any
+		missing := false
+		for _, u := range r.units {
+			v, ok := f[u]
+			if !ok {
+				missing = true
+			}
+			vals = append(vals, v)
+			used[r.bench+" "+u] = true
+		}
+		if missing {
+			continue
+		}
+		label, value := r.label, r.format
+		if n := strings.Count(label, "%"); n > 0 {
+			label = fmt.Sprintf(label, vals[:n]...)
+			vals = vals[n:]
+		}
+		if strings.HasPrefix(value, "yes=") {
+			value = strings.TrimPrefix(value, "yes=%.0f")
+			answer := "no"
+			if vals[0].(float64) == 1 {
+				answer = "yes"
+			}
+			value = answer + fmt.Sprintf(value, vals[1:]...)
+		} else {
+			value = fmt.Sprintf(value, vals...)
+		}
+		if strings.HasSuffix(value, " ns") {
+			ns, _ := strconv.ParseFloat(strings.TrimSuffix(value, " ns"), 64)
+			value = time.Duration(ns).Round(10 * time.Microsecond).String()
+		}
+		fmt.Printf("| %s | %s |\n", label, value)
+	}
+	var rest []string
+	for b, f := range figures {
+		for u, v := range f {
+			if !used[b+" "+u] && u != "ns/op" && u != "B/op" && u != "allocs/op" {
+				rest = append(rest, fmt.Sprintf("- %s: %g %s", b, v, u))
+			}
+		}
+	}
+	if len(rest) > 0 {
+		sort.Strings(rest)
+		fmt.Println("\nOther figures:")
+		fmt.Println(strings.Join(rest, "\n"))
+	}
+}
+
+// parse reads benchmark lines into name → unit → value, and the cpu line.
+func parse(r io.Reader) (map[string]map[string]float64, string, error) {
+	figures := map[string]map[string]float64{}
+	cpu := "unknown CPU"
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = c
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		f := strings.Fields(m[3])
+		vals := map[string]float64{}
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			vals[f[i+1]] = v
+		}
+		figures[m[1]] = vals
+	}
+	return figures, cpu, sc.Err()
+}
