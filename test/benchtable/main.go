@@ -39,6 +39,7 @@ var rows = []row{
 	{"BenchmarkPDBNeverAllows", "PDB that never allows eviction (maxUnavailable 0), 40 s notice: --pdb-fallback=delete spare before deadline − margin; =wait blocking pods named with their PDB", []string{"delete_spare_s", "wait_blocking_pods_named"}, "%.1f s spare; %.0f of 2 named"},
 	{"BenchmarkConcurrentTaintWriters", "20 writers + the drain taint one node at once, 10 rounds: taints lost with the drain's guarded JSON patch / a full-object Update without resourceVersion / Update retried on conflict (5 tries)", []string{"patch_lost_pct", "update_no_rv_lost_pct", "update_retry_lost_pct"}, "%.1f %% / %.1f %% / %.1f %%"},
 	{"BenchmarkPollCycle", "IMDS poll cycle (4 paths) against a local server: time, allocations", []string{"ns/op", "allocs/op"}, "%.0f ns, %.0f allocs"},
+	{"BenchmarkPlaneStartup", "Test control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok): start → apiserver ready; resident memory", []string{"ready_s", "rss_MiB"}, "%.1f s; %.0f MiB"},
 	{"BenchmarkLoadAndRankRegion", "Advisor: load the 1 MB feed and rank a whole region", []string{"ns/op"}, "%.0f ns"},
 }
 
