@@ -26,6 +26,27 @@ STATICCHECK_VERSION=v0.7.0
 
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# progress WHAT CMD...: runs CMD, printing a line every 30s while it runs,
+# so a long cold build is never silent.
+progress() {
+	local what=$1 t0=$SECONDS
+	shift
+	("$@") &
+	local pid=$!
+	while ! wait_for "$pid" 30; do log "still building $what ($((SECONDS - t0))s so far)"; done
+	wait "$pid"
+}
+
+# wait_for PID SECONDS: true once PID has exited, false if it still runs after SECONDS.
+wait_for() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 have() { [ -x "$bin/$1" ]; }
 
 # build_install NAME VERSION PKG: go install PKG@VERSION into the cache as NAME-VERSION.
@@ -35,7 +56,7 @@ build_install() {
 	log "building $out from $pkg@$version (cold: a few minutes)"
 	local t0=$SECONDS tmp
 	tmp=$(mktemp -d)
-	GOBIN=$tmp GOFLAGS=-mod=mod CGO_ENABLED=0 go install -ldflags="-s -w" "$pkg@$version"
+	progress "$out" env GOBIN="$tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -ldflags="-s -w" "$pkg@$version"
 	mv "$tmp/$(basename "$pkg")" "$bin/$out"
 	rm -rf "$tmp"
 	log "built $out in $((SECONDS - t0))s"
@@ -56,7 +77,7 @@ build_kube() {
 	ld+=" -X k8s.io/component-base/version.gitMinor=$(echo "$v" | cut -d. -f2)"
 	ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
 	ld+=" -X k8s.io/component-base/version/verflag.programName=kubernetes"
-	(cd "$root/hack/tools/kube" && CGO_ENABLED=0 go build -trimpath -ldflags="$ld" -o "$tmp/" "${want[@]}")
+	(cd "$root/hack/tools/kube" && progress "kube-* $K8S_VERSION" env CGO_ENABLED=0 go build -trimpath -ldflags="$ld" -o "$tmp/" "${want[@]}")
 	for c in "${want[@]}"; do mv "$tmp/${c##*/}" "$bin/${c##*/}-$K8S_VERSION"; done
 	rm -rf "$tmp"
 	log "built kube-* in $((SECONDS - t0))s"
@@ -66,7 +87,7 @@ build_etcd() {
 	if have "etcd-$ETCD_VERSION"; then log "etcd-$ETCD_VERSION cached"; return; fi
 	log "building etcd-$ETCD_VERSION (cold: about 3 min)"
 	local t0=$SECONDS
-	(cd "$root/hack/tools/etcd" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/etcd-$ETCD_VERSION" .)
+	(cd "$root/hack/tools/etcd" && progress "etcd-$ETCD_VERSION" env CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/etcd-$ETCD_VERSION" .)
 	log "built etcd-$ETCD_VERSION in $((SECONDS - t0))s"
 }
 
