@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
@@ -50,79 +50,104 @@ type Result struct {
 }
 
 // Follow prints the drain of node until every pod that is not a DaemonSet
-// or mirror pod has left it (after it was cordoned), or ctx ends.
+// or mirror pod has left it (after it was cordoned), or ctx ends. It follows
+// the node and its pods with informers, which list again and re-watch when a
+// watch breaks.
 func Follow(ctx context.Context, c kubernetes.Interface, node string, p *Printer) (Result, error) {
-	var res Result
-	nodeW, err := c.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", node).String()})
-	if err != nil {
-		return res, fmt.Errorf("watching node %s: %w", node, err)
+	f := &follower{p: p, pods: map[types.UID]bool{}, evicting: map[types.UID]bool{}, done: make(chan struct{})}
+	stop := make(chan struct{})
+	defer close(stop)
+	nodes := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "nodes", "",
+		fields.OneTermEqualSelector("metadata.name", node)), &corev1.Node{}, 0, cache.Indexers{})
+	pods := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "pods", "",
+		fields.OneTermEqualSelector("spec.nodeName", node)), &corev1.Pod{}, 0, cache.Indexers{})
+	_, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: f.node, UpdateFunc: func(_, o any) { f.node(o) }})
+	if err == nil {
+		_, err = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(o any) { f.pod(o, false) },
+			UpdateFunc: func(_, o any) { f.pod(o, false) }, DeleteFunc: func(o any) { f.pod(o, true) }})
 	}
-	defer nodeW.Stop()
-	podW, err := c.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
 	if err != nil {
-		return res, fmt.Errorf("watching pods on node %s: %w", node, err)
+		return Result{}, fmt.Errorf("following node %s: %w", node, err)
 	}
-	defer podW.Stop()
-	pods := map[types.UID]*corev1.Pod{}
-	evicting := map[types.UID]bool{}
-	tainted := false
-	for {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case ev, ok := <-nodeW.ResultChan():
-			if !ok {
-				return res, fmt.Errorf("node watch ended")
-			}
-			n, isNode := ev.Object.(*corev1.Node)
-			if !isNode {
-				continue
-			}
-			now := time.Now()
-			if res.Notice == nil {
-				if nn := noticeOf(n); nn != nil {
-					res.Notice = nn
-					p.Line(nn.Detected, "notice detected by the agent: %s %s, termination at %s", nn.Kind, nn.Action, nn.Deadline.Format(time.RFC3339))
-				}
-			}
-			if !tainted && hasTaint(n) {
-				tainted = true
-				p.Line(now, "node tainted %s", drain.TaintKey)
-			}
-			if res.Cordoned.IsZero() && n.Spec.Unschedulable {
-				res.Cordoned = now
-				p.Line(now, "node cordoned")
-			}
-		case ev, ok := <-podW.ResultChan():
-			if !ok {
-				return res, fmt.Errorf("pod watch ended")
-			}
-			pod, isPod := ev.Object.(*corev1.Pod)
-			if !isPod || stays(pod) {
-				continue
-			}
-			now := time.Now()
-			switch {
-			case ev.Type == watch.Deleted:
-				delete(pods, pod.UID)
-				res.Pods++
-				p.Line(now, "pod %s/%s gone", pod.Namespace, pod.Name)
-			case pod.DeletionTimestamp != nil && !evicting[pod.UID]:
-				evicting[pod.UID] = true
-				pods[pod.UID] = pod
-				g := int64(0)
-				if pod.DeletionGracePeriodSeconds != nil {
-					g = *pod.DeletionGracePeriodSeconds
-				}
-				p.Line(now, "pod %s/%s evicted (grace %ds, it asked %ds)", pod.Namespace, pod.Name, g, asked(pod))
-			default:
-				pods[pod.UID] = pod
-			}
-			if !res.Cordoned.IsZero() && len(pods) == 0 && res.Empty.IsZero() && res.Pods > 0 {
-				res.Empty = now
-				return res, nil
-			}
+	go nodes.Run(stop)
+	go pods.Run(stop)
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.res.Empty.IsZero() {
+		return f.res, fmt.Errorf("following node %s: %w", node, ctx.Err())
+	}
+	return f.res, nil
+}
+
+// follower turns informer events into timeline lines and a Result.
+type follower struct {
+	p        *Printer
+	mu       sync.Mutex
+	res      Result
+	tainted  bool
+	pods     map[types.UID]bool // on the node, not yet gone
+	evicting map[types.UID]bool
+	done     chan struct{}
+}
+
+func (f *follower) node(obj any) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.res.Notice == nil {
+		if nn := noticeOf(n); nn != nil {
+			f.res.Notice = nn
+			f.p.Line(nn.Detected, "notice detected by the agent: %s %s, termination at %s", nn.Kind, nn.Action, nn.Deadline.Format(time.RFC3339))
 		}
+	}
+	if !f.tainted && hasTaint(n) {
+		f.tainted = true
+		f.p.Line(now, "node tainted %s", drain.TaintKey)
+	}
+	if f.res.Cordoned.IsZero() && n.Spec.Unschedulable {
+		f.res.Cordoned = now
+		f.p.Line(now, "node cordoned")
+	}
+}
+
+func (f *follower) pod(obj any, deleted bool) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || stays(pod) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	switch {
+	case deleted:
+		delete(f.pods, pod.UID)
+		f.res.Pods++
+		f.p.Line(now, "pod %s/%s gone", pod.Namespace, pod.Name)
+	case pod.DeletionTimestamp != nil && !f.evicting[pod.UID]:
+		f.evicting[pod.UID] = true
+		f.pods[pod.UID] = true
+		g := int64(0)
+		if pod.DeletionGracePeriodSeconds != nil {
+			g = *pod.DeletionGracePeriodSeconds
+		}
+		f.p.Line(now, "pod %s/%s evicted (grace %ds, it asked %ds)", pod.Namespace, pod.Name, g, asked(pod))
+	default:
+		f.pods[pod.UID] = true
+	}
+	if !f.res.Cordoned.IsZero() && len(f.pods) == 0 && f.res.Empty.IsZero() && f.res.Pods > 0 {
+		f.res.Empty = now
+		close(f.done)
 	}
 }
 

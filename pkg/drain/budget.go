@@ -14,11 +14,12 @@ func ownGrace(seconds *int64) time.Duration {
 }
 
 // gracePeriod is the grace period to give a pod evicted or deleted at now:
-// min(its own, deadline − margin − now), never below p.MinGrace, in whole
-// seconds rounded down so the pod is gone by deadline − margin.
+// min(its own, deadline − margin − kill slack − now), never below
+// p.MinGrace, in whole seconds rounded down, so the pod is gone by
+// deadline − margin.
 func gracePeriod(own time.Duration, now, deadline time.Time, p Policy) int64 {
 	g := own
-	if left := deadline.Add(-p.Margin).Sub(now); left < g {
+	if left := deadline.Add(-p.Margin - p.KillSlack).Sub(now); left < g {
 		g = left
 	}
 	if g < p.MinGrace {
@@ -28,12 +29,12 @@ func gracePeriod(own time.Duration, now, deadline time.Time, p Policy) int64 {
 }
 
 // cutoff is the latest moment a PDB-blocked pod can still be terminated
-// gracefully: deadline − margin − the time it needs, where the time it needs
+// gracefully: deadline − margin − kill slack − the time it needs, where the time it needs
 // is its own grace period but at most half of the time the drain had when it
 // started (a pod asking 600s of a 105s budget cannot have it, and waiting
 // half the budget for its PDB is the fair split), and at least p.MinGrace.
 func cutoff(own time.Duration, started, deadline time.Time, p Policy) time.Time {
-	end := deadline.Add(-p.Margin)
+	end := deadline.Add(-p.Margin - p.KillSlack)
 	need := own
 	if half := end.Sub(started) / 2; half < need {
 		need = half
@@ -42,4 +43,21 @@ func cutoff(own time.Duration, started, deadline time.Time, p Policy) time.Time 
 		need = p.MinGrace
 	}
 	return end.Add(-need)
+}
+
+// lateWindow is how long a drain still tries when its notice came too late
+// to empty the node before deadline − margin: the shortest grace, the kill
+// slack, and a second for the API.
+func lateWindow(p Policy) time.Duration { return p.MinGrace + p.KillSlack + time.Second }
+
+// waitEnd is when a drain that starts at now stops waiting: deadline −
+// margin, or, for a notice that came too late for that, now + lateWindow
+// (the instance is usually still alive for a few seconds, and a pod stopped
+// with SIGTERM beats one killed with its node).
+func waitEnd(deadline, now time.Time, p Policy) time.Time {
+	end := deadline.Add(-p.Margin)
+	if late := now.Add(lateWindow(p)); end.Before(late) {
+		return late
+	}
+	return end
 }

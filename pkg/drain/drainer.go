@@ -47,6 +47,8 @@ func (p Policy) validate() error {
 		return fmt.Errorf("PDB fallback %q is not one of delete, wait", p.PDBFallback)
 	case p.TaintEffect != corev1.TaintEffectNoSchedule && p.TaintEffect != corev1.TaintEffectPreferNoSchedule && p.TaintEffect != corev1.TaintEffectNoExecute:
 		return fmt.Errorf("taint effect %q is not one of NoSchedule, PreferNoSchedule, NoExecute", p.TaintEffect)
+	case p.KillSlack < 0:
+		return fmt.Errorf("kill slack %v is negative", p.KillSlack)
 	case p.MinGrace < time.Second:
 		return fmt.Errorf("minimum grace %v is below 1s (the API turns 0 into a forced delete)", p.MinGrace)
 	case p.Parallelism < 1:
@@ -96,6 +98,11 @@ func (d *Drainer) Notice(ctx context.Context, node string) (*NodeNotice, error) 
 func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	started := d.clock.Now()
 	rep := &Report{Node: req.Node, Kind: req.Kind, Deadline: req.Deadline, Margin: d.policy.Margin, Started: started}
+	defer func() {
+		if rep.Finished.IsZero() {
+			rep.Finished = d.clock.Now()
+		}
+	}()
 	if old, err := d.Notice(ctx, req.Node); err == nil && old != nil && old.ID == req.NoticeID && !old.TaintOnly {
 		rep.Resumed = true
 	}
@@ -106,7 +113,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
 		zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
 
-	end := req.Deadline.Add(-d.policy.Margin)
+	end := waitEnd(req.Deadline, d.clock.Now(), d.policy)
 	endCtx, cancel := d.until(ctx, end)
 	defer cancel()
 	tr, onNode, err := startTracker(endCtx, d.client, req.Node, d.clock, d.log)

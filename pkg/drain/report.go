@@ -80,8 +80,9 @@ type Report struct {
 	Resumed bool
 }
 
-// MissedDeadline reports whether pods were still on the node at
-// deadline − margin.
+// MissedDeadline reports whether pods were still on the node when the
+// drain stopped waiting: at deadline − margin, or, for a notice that came
+// too late for that, a few seconds after it (see waitEnd).
 func (r *Report) MissedDeadline() bool { return !r.Empty }
 
 // Spare is how long before deadline − margin the node was empty (negative if

@@ -9,10 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
@@ -23,66 +22,85 @@ type milestones struct {
 	cordoned, accepted, empty time.Time
 }
 
-// observe watches node and its pods (there are want of them) until the node
-// is empty (want < 0: until it is cordoned) or ctx ends. It returns once the watches are open, with a func
-// that waits for the result.
+// observe follows node and its pods (there are want of them) with
+// informers (which list again and re-watch when a watch breaks, as one
+// does under load) until the node is empty (want < 0: until it is
+// cordoned) or ctx ends. It returns once both caches have synced, with a
+// func that waits for the result.
 func observe(ctx context.Context, node string, want int) (func() milestones, error) {
 	c := plane.Client
-	nw, err := c.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", node).String()})
-	if err != nil {
-		return nil, err
-	}
-	pw, err := c.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
-	if err != nil {
-		nw.Stop()
-		return nil, err
-	}
-	var m milestones
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer nw.Stop()
-		defer pw.Stop()
-		deleting, gone := map[types.UID]bool{}, map[types.UID]bool{}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-nw.ResultChan():
-				if !ok {
-					return
-				}
-				if n, isNode := ev.Object.(*corev1.Node); isNode && n.Spec.Unschedulable && m.cordoned.IsZero() {
-					m.cordoned = time.Now()
-					if want < 0 {
-						return
-					}
-				}
-			case ev, ok := <-pw.ResultChan():
-				if !ok {
-					return
-				}
-				p, isPod := ev.Object.(*corev1.Pod)
-				if !isPod {
-					continue
-				}
-				if p.DeletionTimestamp != nil {
-					deleting[p.UID] = true
-				}
-				if ev.Type == watch.Deleted {
-					deleting[p.UID], gone[p.UID] = true, true
-				}
-				if len(deleting) == want && m.accepted.IsZero() {
-					m.accepted = time.Now()
-				}
-				if len(gone) == want {
-					m.empty = time.Now()
-					return
-				}
+	var (
+		mu             sync.Mutex
+		m              milestones
+		deleting, gone = map[types.UID]bool{}, map[types.UID]bool{}
+		finished       = make(chan struct{})
+		finish         sync.Once
+	)
+	stop := make(chan struct{})
+	done := func() { finish.Do(func() { close(finished) }) }
+	nodeInf := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "nodes", "",
+		fields.OneTermEqualSelector("metadata.name", node)), &corev1.Node{}, 0, cache.Indexers{})
+	onNode := func(obj any) {
+		n, ok := obj.(*corev1.Node)
+		mu.Lock()
+		defer mu.Unlock()
+		if ok && n.Spec.Unschedulable && m.cordoned.IsZero() {
+			m.cordoned = time.Now()
+			if want < 0 {
+				done()
 			}
 		}
-	}()
-	return func() milestones { <-done; return m }, nil
+	}
+	if _, err := nodeInf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: onNode,
+		UpdateFunc: func(_, obj any) { onNode(obj) }}); err != nil {
+		return nil, err
+	}
+	podInf := cache.NewSharedIndexInformer(cache.NewListWatchFromClient(c.CoreV1().RESTClient(), "pods", "",
+		fields.OneTermEqualSelector("spec.nodeName", node)), &corev1.Pod{}, 0, cache.Indexers{})
+	onPod := func(obj any, deleted bool) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if p.DeletionTimestamp != nil || deleted {
+			deleting[p.UID] = true
+		}
+		if deleted {
+			gone[p.UID] = true
+		}
+		if want > 0 && len(deleting) == want && m.accepted.IsZero() {
+			m.accepted = time.Now()
+		}
+		if want > 0 && len(gone) == want && m.empty.IsZero() {
+			m.empty = time.Now()
+			done()
+		}
+	}
+	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) { onPod(obj, false) },
+		UpdateFunc: func(_, obj any) { onPod(obj, false) }, DeleteFunc: func(obj any) { onPod(obj, true) }}); err != nil {
+		return nil, err
+	}
+	go nodeInf.Run(stop)
+	go podInf.Run(stop)
+	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, podInf.HasSynced) {
+		close(stop)
+		return nil, fmt.Errorf("watching node %s: caches did not sync", node)
+	}
+	return func() milestones {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+		}
+		close(stop)
+		mu.Lock()
+		defer mu.Unlock()
+		return m
+	}, nil
 }
 
 // spotNodeWithPods makes a kwok node and a ReplicaSet of n pods pinned to it.

@@ -51,6 +51,8 @@ func BenchmarkManyNodesAtOnce(b *testing.B) {
 			m := waits[i]()
 			if m.empty.IsZero() || m.empty.After(deadline.Add(-15*time.Second)) {
 				allEmpty = false
+				b.Logf("node %s not empty in time: cordoned %v, evictions accepted %v, empty %v; agent log tail:\n%s",
+					names[i], m.cordoned, m.accepted, m.empty, tail(agents[i].Logs(), 8))
 				continue
 			}
 			spare := deadline.Add(-15 * time.Second).Sub(m.empty).Seconds()

@@ -231,3 +231,36 @@ func TestAgentBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentDeadlineInsideMargin: a Spot "stop" notice whose time is already
+// inside the drain margin is drained at once with the shortest grace, and
+// the agent says so.
+func TestAgentDeadlineInsideMargin(t *testing.T) {
+	needPlane(t)
+	t.Parallel()
+	const name = "e2e-late"
+	spotNode(t, name, 4, 30)
+	deadline := time.Now().Add(8 * time.Second).UTC().Truncate(time.Second)
+	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "stop", "-t", deadline.Format(time.RFC3339), "--rebalance-delay-sec", "100000")
+	a := startAgent(t, name, aemm.URL)
+	waitUntil(t, 20*time.Second, "node empty", func() bool { return podsOn(t, name) == 0 })
+	if !strings.Contains(a.logs(), "deadline already passed or inside the drain margin") {
+		t.Error("the agent did not say the deadline was inside the margin")
+	}
+	waitUntil(t, 10*time.Second, "pod events", func() bool {
+		evs, _ := plane.Client.CoreV1().Events("").List(context.Background(), metav1.ListOptions{FieldSelector: "reason=EvictedBySpotHandler"})
+		n := 0
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Namespace != "" && strings.Contains(e.Message, "node "+name) {
+				n++
+				if !strings.Contains(e.Message, "evicted with 1s grace") {
+					t.Errorf("pod event %q: want the shortest grace, 1s", e.Message)
+				}
+			}
+		}
+		return n == 4
+	})
+	if v := a.metric(t, "spot_handler_notices_total", `kind="SpotInterruption"`, `action="stop"`); v != 1 {
+		t.Errorf("stop notices = %v", v)
+	}
+}

@@ -123,9 +123,11 @@ func TestAgentSIGTERMWhenIdle(t *testing.T) {
 	start := time.Now()
 	_ = a.cmd.Process.Signal(sigterm)
 	<-a.done
-	if took := time.Since(start); took > 2*time.Second {
+	// The agent itself takes milliseconds; the bound leaves room for a busy CI machine.
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("idle agent took %v to exit on SIGTERM, want about 1s at most", took)
 	}
+	t.Logf("idle agent exited %v after SIGTERM", time.Since(start))
 	if a.ExitErr() != nil {
 		t.Errorf("exit: %v", a.ExitErr())
 	}
