@@ -147,7 +147,10 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case n := <-notices:
-			a.handle(ctx, n)
+			func() {
+				defer a.survive("notice handling", a.log)
+				a.handle(ctx, n)
+			}()
 		}
 	}
 	a.mu.Lock()

@@ -130,6 +130,7 @@ func (a *Agent) startDrain(n imds.Notice, deadline time.Time, log *zap.Logger) {
 		defer a.drains.Done()
 		defer close(ad.done)
 		defer cancel()
+		defer a.survive("drain", log)
 		a.runDrain(ctx, n, log)
 		a.mu.Lock()
 		if a.current == ad {
@@ -215,4 +216,16 @@ func (a *Agent) cancel(ctx context.Context, n imds.Notice, log *zap.Logger) {
 	a.m.Deadline.Set(0)
 	a.nodeEvent(corev1.EventTypeNormal, "Uncordoned", "%s notice %s withdrawn: node uncordoned, taint removed", n.Kind, n.ID)
 	a.hook.send(hookData{Event: "canceled", Node: a.cfg.NodeName, Kind: string(n.Kind), Action: n.Action, Identity: a.identity.Load()})
+}
+
+// survive is deferred around work that must not take the process down: a
+// bug that panics there is logged with its stack and counted as a missed
+// drain, and the agent goes on watching (the next notice, or a restart of
+// the drain by the same notice, may still empty the node).
+func (a *Agent) survive(what string, log *zap.Logger) {
+	if r := recover(); r != nil {
+		a.m.MissedDeadline.Inc()
+		log.Error("bug: recovered from a panic; the agent keeps running", zap.String("in", what),
+			zap.Any("panic", r), zap.Stack("stack"))
+	}
 }

@@ -7,7 +7,6 @@ package bench
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -21,24 +20,12 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "spot-handler-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = testenv.BuildAgent(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if plane, err = testenv.StartPlane(testenv.Options{}); err != nil {
-		fmt.Fprintf(os.Stderr, "benchmarks need the local control plane: %v\n", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	plane.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.RunWithAgent(m, benchmarking(), &plane, &binary))
+}
+
+// benchmarking reports whether -test.bench asked for benchmarks: only then
+// are the plane and the binary worth starting.
+func benchmarking() bool {
+	f := flag.Lookup("test.bench")
+	return f != nil && f.Value.String() != ""
 }

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -24,27 +23,7 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "spot-handler-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = testenv.BuildAgent(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plane, err = testenv.StartPlane(testenv.Options{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e tests need the local control plane: %v\n", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	plane.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.RunWithAgent(m, !testing.Short(), &plane, &binary))
 }
 
 func needPlane(t *testing.T) *testenv.Plane {
