@@ -194,15 +194,39 @@ func (a *Agent) retryUntil(ctx context.Context, deadline time.Time, f func() err
 	}
 }
 
-// cancel undoes what the agent did for a withdrawn notice.
+// cancel undoes what the agent did for a withdrawn notice, unless another
+// notice still in force needs the node drained (a Spot notice whose time
+// changed is withdrawn right after its successor arrives; a second
+// maintenance event may remain): then the drain goes on for the most urgent
+// remaining notice. A remaining taint-only notice leaves the node tainted.
 func (a *Agent) cancel(ctx context.Context, n imds.Notice, log *zap.Logger) {
 	a.mu.Lock()
 	_, acted := a.acted[n.ID]
 	delete(a.acted, n.ID)
+	var drainNext, taintNext *imds.Notice
+	for _, o := range a.acted {
+		switch a.actionFor(o.Kind) {
+		case DrainNode:
+			if drainNext == nil || deadlineOf(o).Before(deadlineOf(*drainNext)) {
+				drainNext = &o
+			}
+		case TaintOnly:
+			taintNext = &o
+		}
+	}
 	cur := a.current
 	a.mu.Unlock()
 	log.Info("notice withdrawn", zap.Bool("acted_on", acted))
 	if !acted {
+		return
+	}
+	if drainNext != nil {
+		log.Info("another notice still needs the node drained: it stays cordoned", zap.String("remaining_notice_id", drainNext.ID))
+		if cur != nil && cur.notice.ID == n.ID {
+			cur.cancel()
+			<-cur.done
+			a.startDrain(*drainNext, deadlineOf(*drainNext), log)
+		}
 		return
 	}
 	if cur != nil && cur.notice.ID == n.ID {
@@ -216,6 +240,11 @@ func (a *Agent) cancel(ctx context.Context, n imds.Notice, log *zap.Logger) {
 	a.m.Deadline.Set(0)
 	a.nodeEvent(corev1.EventTypeNormal, "Uncordoned", "%s notice %s withdrawn: node uncordoned, taint removed", n.Kind, n.ID)
 	a.hook.send(hookData{Event: "canceled", Node: a.cfg.NodeName, Kind: string(n.Kind), Action: n.Action, Identity: a.identity.Load()})
+	if taintNext != nil {
+		if err := a.actor.Taint(ctx, a.request(*taintNext)); err != nil {
+			log.Error("tainting the node for the remaining notice failed", zap.Error(err))
+		}
+	}
 }
 
 // survive is deferred around work that must not take the process down: a

@@ -132,3 +132,28 @@ func TestAgentSIGTERMWhenIdle(t *testing.T) {
 		t.Errorf("exit: %v", a.ExitErr())
 	}
 }
+
+// TestAgentSpotTimeMoving: AEMM without -t moves the Spot notice's time on
+// every request, so every poll brings a new notice and withdraws the old
+// one. The node must still be drained and stay cordoned: a withdrawal
+// superseded by a newer notice of the same kind undoes nothing.
+func TestAgentSpotTimeMoving(t *testing.T) {
+	needPlane(t)
+	t.Parallel()
+	const name = "e2e-moving"
+	spotNode(t, name, 5, 2)
+	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "--rebalance-delay-sec", "100000")
+	a := startAgent(t, name, aemm.URL)
+	waitUntil(t, 30*time.Second, "node empty", func() bool { return podsOn(t, name) == 0 })
+	time.Sleep(3 * time.Second) // several more moving notices and withdrawals
+	n := node(t, name)
+	if !n.Spec.Unschedulable || taintCount(n) != 1 {
+		t.Errorf("node uncordoned (%v) or taint count %d after superseded withdrawals", n.Spec.Unschedulable, taintCount(n))
+	}
+	if strings.Contains(a.logs(), "uncordoning") || strings.Contains(a.logs(), "Uncordoned") {
+		t.Error("the agent uncordoned on a superseded withdrawal")
+	}
+	if !strings.Contains(a.logs(), "another notice still needs the node drained") {
+		t.Error("no superseded withdrawal happened: the test did not exercise what it names")
+	}
+}
