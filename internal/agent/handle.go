@@ -50,10 +50,8 @@ func (a *Agent) handle(ctx context.Context, n imds.Notice) {
 		a.cancel(ctx, n, log)
 		return
 	}
-	if n.Kind == imds.RebalanceRecommendation && a.actedOn(imds.RebalanceRecommendation) {
-		// One recommendation per instance: a new noticeTime (AEMM moves it
-		// on every request) is not news.
-		log.Debug("rebalance recommendation already handled")
+	if prev := a.inForce(n.Kind); prev != nil && n.Kind != imds.ScheduledMaintenance {
+		a.update(n, *prev, log)
 		return
 	}
 	act := a.actionFor(n.Kind)
@@ -87,16 +85,35 @@ func (a *Agent) handle(ctx context.Context, n imds.Notice) {
 	a.startDrain(n, deadline, log)
 }
 
-// actedOn reports whether a notice of kind k was acted on and not withdrawn.
-func (a *Agent) actedOn(k imds.Kind) bool {
+// inForce returns a notice of kind k that was acted on and not withdrawn,
+// or nil.
+func (a *Agent) inForce(k imds.Kind) *imds.Notice {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, n := range a.acted {
 		if n.Kind == k {
-			return true
+			return &n
 		}
 	}
-	return false
+	return nil
+}
+
+// update handles a new version of a notice already in force: an instance
+// has one Spot notice, one rebalance recommendation and one ASG state, so a
+// new ID of the same kind (a changed time; AEMM moves it on every request)
+// is the same interruption. It is remembered, so the old one's withdrawal
+// undoes nothing, and a deadline that moved earlier restarts the drain to it.
+// It is not counted, announced or posted again.
+func (a *Agent) update(n, prev imds.Notice, log *zap.Logger) {
+	a.remember(n)
+	if a.actionFor(n.Kind) == DrainNode && deadlineOf(n).Before(deadlineOf(prev)) {
+		log.Info("notice moved to an earlier deadline: draining to it", zap.Time("deadline", deadlineOf(n)),
+			zap.Time("previous_deadline", deadlineOf(prev)))
+		a.m.Deadline.Set(float64(deadlineOf(n).Unix()))
+		a.startDrain(n, deadlineOf(n), log)
+		return
+	}
+	log.Debug("notice updated; already handled", zap.String("previous_notice_id", prev.ID))
 }
 
 func (a *Agent) remember(n imds.Notice) {
@@ -215,6 +232,11 @@ func (a *Agent) cancel(ctx context.Context, n imds.Notice, log *zap.Logger) {
 		}
 	}
 	cur := a.current
+	curIsN := cur != nil && cur.notice.ID == n.ID
+	restart := drainNext != nil && curIsN && deadlineOf(*drainNext).Before(cur.deadline)
+	if drainNext != nil && curIsN && !restart {
+		cur.notice = *drainNext // the running drain ends no later than the successor needs
+	}
 	a.mu.Unlock()
 	log.Info("notice withdrawn", zap.Bool("acted_on", acted))
 	if !acted {
@@ -222,14 +244,14 @@ func (a *Agent) cancel(ctx context.Context, n imds.Notice, log *zap.Logger) {
 	}
 	if drainNext != nil {
 		log.Info("another notice still needs the node drained: it stays cordoned", zap.String("remaining_notice_id", drainNext.ID))
-		if cur != nil && cur.notice.ID == n.ID {
+		if restart {
 			cur.cancel()
 			<-cur.done
 			a.startDrain(*drainNext, deadlineOf(*drainNext), log)
 		}
 		return
 	}
-	if cur != nil && cur.notice.ID == n.ID {
+	if curIsN {
 		cur.cancel()
 		<-cur.done
 	}
