@@ -40,7 +40,8 @@ func deployWorkload(ctx context.Context, p *testenv.Plane) error {
 		{"web", 6, 30, 0, ptr(intstr.FromInt32(1))},
 		{"api", 4, 30, 0, ptr(intstr.FromString("50%"))},
 		{"checkout", 2, 30, 0, nil},
-		// Asks 600s but needs 20s: the agent caps its grace to what is left.
+		// Asks 600s; kwok ends it at a random moment (at least 20s) within the
+		// grace it gets, which the agent caps to what the notice leaves.
 		{"ledger", 1, 600, 20 * time.Second, nil},
 	} {
 		labels := map[string]string{"app": d.name}
