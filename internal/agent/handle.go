@@ -181,6 +181,12 @@ func (a *Agent) runDrain(ctx context.Context, n imds.Notice, log *zap.Logger) {
 		}
 		return err
 	}, log)
+	if ctx.Err() != nil {
+		// Only a withdrawal or a notice with an earlier deadline cancels a
+		// drain's context (never SIGTERM): not a missed deadline.
+		log.Info("drain stopped: its notice was withdrawn or replaced by an earlier deadline")
+		return
+	}
 	if rep == nil || rep.Cordoned.IsZero() {
 		log.Error("draining the node failed: it could not even be cordoned", zap.Error(err))
 		a.m.MissedDeadline.Inc()
