@@ -60,10 +60,20 @@ func (a *Agent) resume(ctx context.Context) {
 		}
 	}
 	for _, n := range a.watcher.Current() {
-		if n.ID == notice.ID {
+		// The same notice, or a newer version of it (its time changed).
+		if n.ID == notice.ID || string(n.Kind) == notice.Kind {
 			log.Info("notice still present: resuming its drain", zap.String("notice_id", n.ID))
 			return
 		}
+	}
+	a.mu.Lock()
+	busy := len(a.acted) > 0 || a.current != nil
+	a.mu.Unlock()
+	if busy {
+		// This agent is already acting on a current notice (the annotation
+		// may even be its own): leave the node to that.
+		log.Info("a current notice is being handled: leaving the node as it is", zap.String("notice_id", notice.ID))
+		return
 	}
 	log.Info("notice no longer present (canceled or false alarm): uncordoning", zap.String("notice_id", notice.ID))
 	if err := a.actor.Uncordon(ctx, a.cfg.NodeName); err != nil {
