@@ -31,9 +31,15 @@ func (f *fakeActor) record(s string) {
 	f.mu.Unlock()
 }
 
-func (f *fakeActor) Cordon(_ context.Context, r drain.Request) error { f.record("cordon " + r.NoticeID); return nil }
-func (f *fakeActor) Taint(_ context.Context, r drain.Request) error  { f.record("taint " + r.NoticeID); return nil }
-func (f *fakeActor) Uncordon(context.Context, string) error          { f.record("uncordon"); return nil }
+func (f *fakeActor) Cordon(_ context.Context, r drain.Request) error {
+	f.record("cordon " + r.NoticeID)
+	return nil
+}
+func (f *fakeActor) Taint(_ context.Context, r drain.Request) error {
+	f.record("taint " + r.NoticeID)
+	return nil
+}
+func (f *fakeActor) Uncordon(context.Context, string) error { f.record("uncordon"); return nil }
 func (f *fakeActor) Notice(context.Context, string) (*drain.NodeNotice, error) {
 	return nil, nil
 }
