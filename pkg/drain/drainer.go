@@ -103,10 +103,14 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 			rep.Finished = d.clock.Now()
 		}
 	}()
-	if old, err := d.Notice(ctx, req.Node); err == nil && old != nil && old.ID == req.NoticeID && !old.TaintOnly {
-		rep.Resumed = true
-	}
-	if err := d.Cordon(ctx, req); err != nil {
+	// Cordon, learning from the node it reads whether an earlier drain of
+	// this notice left it marked (one GET, not two, before the first write).
+	err := patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
+		old, _ := parseNotice(n)
+		rep.Resumed = old != nil && old.ID == req.NoticeID && !old.TaintOnly
+		return markPatch(n, req, d.policy, d.policy.TaintEffect, false, d.clock.Now())
+	})
+	if err != nil {
 		return rep, err
 	}
 	rep.Cordoned = d.clock.Now()
