@@ -20,10 +20,17 @@ import (
 const adviseDescription = `Rank and diversify Spot instance types for a node group, and print the set
 as a table or as kops, eksctl or Karpenter config.
 
+Types are ranked by the estimated Spot price of the capacity pods can use,
+weighted by the expected interruption rate. Burstable (t*), accelerated,
+storage-dense, high-memory, HPC, Mac and FPGA/video types are left out unless
+asked for (--burstable, --gpus, --category, --families); the output says what
+was left out.
+
 Data: the AWS Spot Instance Advisor feed (fetched and cached, or --data FILE);
-instance specs from --instance-types FILE, --aws, or the feed plus the
-family-name rule; Spot prices from --spot-prices FILE or --aws; the cluster's
-own interruptions from --prometheus-url.
+On-Demand list prices built in (us-east-1's, an estimate elsewhere); instance
+specs from --instance-types FILE, --aws, or the feed plus the family-name rule;
+Spot prices and placement scores from --aws, or prices from --spot-prices
+FILE; the cluster's own interruptions from --prometheus-url.
 
 Example:
   spot-handler advise --region us-east-1 --vcpus 4 --memory 16 --output karpenter`
@@ -33,6 +40,10 @@ type adviseConfig struct {
 	region, os, arch, output  string
 	vcpus, memory, gpus       string
 	families, exclude         string
+	categories                string
+	burstable                 bool
+	nodes                     int
+	placement                 string
 	minGeneration, count      int
 	countSet                  bool
 	maxInterruption           string
@@ -44,7 +55,7 @@ type adviseConfig struct {
 	prometheusURL             string
 	lookback                  model.Duration
 	priorNodeHours            float64
-	riskWeight, priceWeight   float64
+	riskWeight                float64
 	zones                     string
 	name, cluster, nodeClass  string
 	minSize, maxSize          int
@@ -94,6 +105,8 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.StringVar(&c.arch, "arch", string(advisor.AMD64), "architecture: amd64, arm64 or any")
 	fs.StringVar(&c.gpus, "gpus", "", "GPUs per node: N or MIN-MAX; unset leaves out every accelerated type")
 	fs.StringVar(&c.families, "families", "", "keep only families matching this regexp, e.g. '^(m|c|r)[5-8]'")
+	fs.StringVar(&c.categories, "category", "", "keep only these Karpenter instance categories, comma-separated (m,c,r,t,d,i,x,…); naming one\nthat the node-group defaults leave out asks for it")
+	fs.BoolVar(&c.burstable, "burstable", false, "allow burstable families (t*), which throttle busy nodes or bill CPU credits")
 	fs.StringVar(&c.exclude, "exclude", "", "drop types whose name matches this regexp, e.g. '^t|metal'")
 	fs.IntVar(&c.minGeneration, "min-generation", 0, "drop families of an older generation (m5 is 5)")
 	fs.StringVar(&c.maxInterruption, "max-interruption", "", "drop types expected to be interrupted more often, in percent per month (e.g. 10, or a feed label like 5-10%);\nby default risk is weighed, not cut: a smaller pool is interrupted more")
@@ -110,8 +123,9 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.StringVar(&c.prometheusURL, "prometheus-url", "", "learn from the cluster's own interruptions in this Prometheus")
 	fs.Var((*promDuration)(&c.lookback), "lookback", "how far back to read the cluster's history (Prometheus durations: 30d, 2w)")
 	fs.Float64Var(&c.priorNodeHours, "prior-node-hours", advisor.DefaultPriorNodeHours, "how many node-hours of history the feed's bucket is worth")
-	fs.Float64Var(&c.riskWeight, "risk-weight", advisor.DefaultRiskWeight, "score points of savings one point of monthly interruption costs")
-	fs.Float64Var(&c.priceWeight, "price-weight", advisor.DefaultPriceWeight, "score points one percent of price per vCPU above the cheapest costs")
+	fs.Float64Var(&c.riskWeight, "risk-weight", advisor.DefaultRiskWeight, "w in the risk factor 1 + w × monthly interruption rate that multiplies the cost of usable capacity (0: price alone)")
+	fs.IntVar(&c.nodes, "nodes", 10, "nodes the Spot placement scores ask about (--aws)")
+	fs.StringVar(&c.placement, "placement", "region", "Spot placement scores (--aws) for the region as a whole or per zone: region or zone")
 	fs.StringVar(&c.zones, "zones", "", "comma-separated availability zones of the node group (kops subnets, eksctl zones)")
 	fs.StringVar(&c.name, "name", "spot-nodes", "name of the InstanceGroup, node group or NodePool")
 	fs.StringVar(&c.cluster, "cluster", "my-cluster", "cluster name for kops (label) and eksctl (metadata.name)")
@@ -161,7 +175,19 @@ func (c *adviseConfig) check(io stdio) error {
 	if c.output == advisor.FormatEksctl && c.count > advisor.EksctlMaxTypes {
 		return usagef("spot-handler advise: --count %d: eksctl takes at most %d instance types in a mixed node group", c.count, advisor.EksctlMaxTypes)
 	}
-	req := advisor.Requirements{Region: c.region, OS: c.os, MinGeneration: c.minGeneration, MaxBucket: -1, Count: c.count}
+	req := advisor.Requirements{Region: c.region, OS: c.os, MinGeneration: c.minGeneration, MaxBucket: -1, Count: c.count, Burstable: c.burstable}
+	for _, cat := range splitList(strings.ToLower(c.categories)) {
+		if !validCategory.MatchString(cat) {
+			return usagef("spot-handler advise: --category %q: want Karpenter instance categories such as m,c,r,t,d", cat)
+		}
+		req.Categories = append(req.Categories, cat)
+	}
+	if c.nodes < 1 {
+		return usagef("spot-handler advise: --nodes %d: want 1 or more", c.nodes)
+	}
+	if c.placement != "region" && c.placement != "zone" {
+		return usagef("spot-handler advise: --placement %q: want region or zone", c.placement)
+	}
 	switch c.arch {
 	case "amd64", "x86_64":
 		req.Arch = advisor.AMD64
@@ -210,6 +236,10 @@ func (c *adviseConfig) check(io stdio) error {
 	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones)}
 	return nil
 }
+
+// validCategory is what a Karpenter instance category looks like: the class
+// letters of a family name (m, c, im, hpc, mac).
+var validCategory = regexp.MustCompile(`^[a-z]{1,4}$`)
 
 // maxBucket applies --max-interruption once the feed's buckets are known.
 func (c *adviseConfig) maxBucket(f *advisor.Feed) (int, error) {

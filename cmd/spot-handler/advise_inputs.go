@@ -55,28 +55,28 @@ func (c *adviseConfig) recommend(ctx context.Context, io stdio, deps adviseDeps)
 	if err != nil {
 		return nil, nil, err
 	}
-	cands, notes, err := advisor.Match(feed, specs, c.req)
+	m, err := advisor.Match(feed, specs, c.req)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, n := range notes {
-		warn(n)
-	}
-	ev := advisor.Evidence{Zones: c.target.Zones}
-	if ev.Prices, err = c.loadPrices(ctx, ec2api, cands, now, &data, warn); err != nil {
+	ev := advisor.Evidence{Zones: c.target.Zones, ListPrices: advisor.BuiltinListPrices(c.req.Region)}
+	if ev.Prices, err = c.loadPrices(ctx, ec2api, m.Candidates, now, &data, warn); err != nil {
 		return nil, nil, err
 	}
 	ev.Observed = c.loadObserved(ctx, now, &data, warn)
-	opts := advisor.Options{RiskWeight: c.riskWeight, PriceWeight: c.priceWeight, PriorNodeHours: c.priorNodeHours, Now: now}
-	if c.priceWeight == 0 {
-		opts.PriceWeight = -1
+	opts := advisor.Options{RiskWeight: c.riskWeight, PriorNodeHours: c.priorNodeHours, Now: now}
+	if c.riskWeight == 0 {
+		opts.RiskWeight = -1
 	}
 	if c.output == advisor.FormatKarpenter {
 		opts.MinTypes = advisor.MinTypesKarpenter
 	}
-	res, err := advisor.Recommend(feed, cands, c.req, ev, data, opts)
+	res, err := advisor.Recommend(feed, m, c.req, ev, data, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ec2api != nil {
+		res.Placement = c.loadPlacement(ctx, ec2api, res, warn)
 	}
 	res.Warnings = append(warnings, res.Warnings...)
 	return res, res.Warnings, nil
@@ -173,6 +173,17 @@ func (c *adviseConfig) loadPrices(ctx context.Context, api advisor.EC2API, cands
 	}
 	data.Prices = "EC2 DescribeSpotPriceHistory, 30-day time-weighted average"
 	return prices, nil
+}
+
+// loadPlacement asks EC2 for the chosen set's Spot placement scores; a
+// failure is a warning, the advice stands without them.
+func (c *adviseConfig) loadPlacement(ctx context.Context, api advisor.EC2API, res *advisor.Result, warn func(string)) *advisor.Placement {
+	pl, err := advisor.SpotPlacementScores(ctx, api, res.Types(), c.req.Region, c.nodes, c.placement == "zone")
+	if err != nil {
+		warn(fmt.Sprintf("%v: the set is shown without placement scores (the IAM policy needs ec2:GetSpotPlacementScores)", err))
+		return nil
+	}
+	return pl
 }
 
 // loadObserved reads the cluster's history; an unreachable Prometheus is a

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -100,7 +101,7 @@ func TestAdviseUsageErrors(t *testing.T) {
 		{"max-interruption below every bucket", append(base, "--max-interruption", "2"), 2, "no interruption bucket is at most 2%"},
 		{"specs twice", append(base, "--aws", "--instance-types", "x.json"), 2, "--aws and --instance-types both give instance specs"},
 		{"bad lookback", append(base, "--lookback", "a month"), 2, `invalid value "a month" for flag -lookback`},
-		{"no match", append(base, "--vcpus", "4", "--memory", "64"), 1, "no instance type in us-test-1 (Linux) matches: --memory 64 removed the last 8 candidates; nearest: r5.xlarge (4 vCPU, 32 GiB"},
+		{"no match", append(base, "--vcpus", "4", "--memory", "64"), 1, "no instance type in us-test-1 (Linux) matches: --memory 64 removed the last 9 candidates; nearest: r5.xlarge (4 vCPU, 32 GiB"},
 		{"max-interruption removes all", append(base, "--families", "^m7i", "--max-interruption", "<5%"), 1, "--max-interruption <5% removed the last 1 candidate"},
 		{"missing data file", []string{"--data", "nope.json", "--region", "us-test-1"}, 1, "reading the Spot Advisor data: open nope.json"},
 	}
@@ -162,9 +163,10 @@ func TestAdviseFetchesFeedAndCaches(t *testing.T) {
 // fakeEC2 serves the advisor fixture's DescribeInstanceTypes and one price
 // per type and zone; it is all --aws ever talks to in tests.
 type fakeEC2 struct {
-	infos  []ec2types.InstanceTypeInfo
-	prices map[string]string
-	calls  int
+	infos       []ec2types.InstanceTypeInfo
+	prices      map[string]string
+	calls       int
+	placementIn []*ec2.GetSpotPlacementScoresInput
 }
 
 func (f *fakeEC2) DescribeInstanceTypes(context.Context, *ec2.DescribeInstanceTypesInput, ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
@@ -185,6 +187,23 @@ func (f *fakeEC2) DescribeSpotPriceHistory(_ context.Context, in *ec2.DescribeSp
 	return &ec2.DescribeSpotPriceHistoryOutput{SpotPriceHistory: out}, nil
 }
 
+// GetSpotPlacementScores answers as EC2 does for one region: a score per
+// region, or per zone ID with SingleAvailabilityZone.
+func (f *fakeEC2) GetSpotPlacementScores(_ context.Context, in *ec2.GetSpotPlacementScoresInput, _ ...func(*ec2.Options)) (*ec2.GetSpotPlacementScoresOutput, error) {
+	f.placementIn = append(f.placementIn, in)
+	if len(in.InstanceTypes) == 0 || aws.ToInt32(in.TargetCapacity) < 1 {
+		return nil, errors.New("InvalidParameterValue")
+	}
+	out := []ec2types.SpotPlacementScore{{Region: aws.String(in.RegionNames[0]), Score: aws.Int32(8)}}
+	if aws.ToBool(in.SingleAvailabilityZone) {
+		out = []ec2types.SpotPlacementScore{
+			{Region: aws.String(in.RegionNames[0]), AvailabilityZoneId: aws.String("use1-az4"), Score: aws.Int32(3)},
+			{Region: aws.String(in.RegionNames[0]), AvailabilityZoneId: aws.String("use1-az1"), Score: aws.Int32(9)},
+		}
+	}
+	return &ec2.GetSpotPlacementScoresOutput{SpotPlacementScores: out}, nil
+}
+
 func TestAdviseWithFakeAWS(t *testing.T) {
 	infos, err := advisor.ParseInstanceTypesJSON(mustReadFile(t, filepath.Join("..", "..", "pkg", "advisor", "testdata", "instance-types-small.json")))
 	if err != nil {
@@ -198,16 +217,24 @@ func TestAdviseWithFakeAWS(t *testing.T) {
 	}}
 	env := map[string]string{"XDG_CACHE_HOME": t.TempDir()}
 	for i := range 2 {
-		code, out, errOut := runAdviseTest(t, deps, env, "--data", smallFeed, "--region", "us-test-1", "--aws", "--vcpus", "4")
+		code, out, errOut := runAdviseTest(t, deps, env, "--data", smallFeed, "--region", "us-test-1", "--aws", "--vcpus", "4", "--nodes", "20", "--placement", "zone")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		for _, want := range []string{"$/VCPU-H", "m5a.xlarge  4     16   amd64  amd", "0.0100", "Specs: EC2 DescribeInstanceTypes (us-test-1). Prices: EC2 DescribeSpotPriceHistory",
-			"Set: 3 types", "7 pools (3 zones assumed where unknown"} {
+		// m5a.xlarge at EC2's 0.04 USD/h leads; the others keep their
+		// estimates, marked ~.
+		for _, want := range []string{"EST $/H  $/VCPU-H", "1  m5a.xlarge  4     16   amd64  amd", "54%      0.0400   0.0102    100.0", "~0.0768",
+			"Specs: EC2 DescribeInstanceTypes (us-test-1). List prices: estimated for us-test-1 from the built-in us-east-1 On-Demand list prices of 2026-07-20",
+			"Spot prices: EC2 DescribeSpotPriceHistory", "Set: 3 types", "7 pools (3 zones assumed where unknown",
+			"Spot placement score (EC2 GetSpotPlacementScores) for the set as a whole, not per type, 20 nodes per zone: use1-az1 9/10, use1-az4 3/10"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("run %d: output lacks %q:\n%s", i, want, out)
 			}
 		}
+	}
+	in := fake.placementIn[0]
+	if len(fake.placementIn) != 2 || aws.ToInt32(in.TargetCapacity) != 20 || !aws.ToBool(in.SingleAvailabilityZone) || len(in.InstanceTypes) != 3 || in.RegionNames[0] != "us-test-1" {
+		t.Errorf("placement questions %d, first %+v", len(fake.placementIn), in)
 	}
 	if fake.calls != 1 || len(regions) != 2 || regions[0] != "us-test-1" {
 		t.Errorf("DescribeInstanceTypes called %d times (want 1: the second run reads the cache), clients for %v", fake.calls, regions)
@@ -232,7 +259,7 @@ func TestAdviseKarpenterDefaultsToFifteen(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "kind: NodePool") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(errOut, "only 11 types meet the requirements (--count 15)") || !strings.Contains(errOut, "Karpenter's spot-to-spot consolidation needs at least 15") {
+	if !strings.Contains(errOut, "only 10 types meet the requirements (--count 15)") || !strings.Contains(errOut, "Karpenter's spot-to-spot consolidation needs at least 15") {
 		t.Errorf("stderr = %q", errOut)
 	}
 }

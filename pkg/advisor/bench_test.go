@@ -23,11 +23,11 @@ func BenchmarkLoadAndRankRegion(b *testing.B) {
 			b.Fatal(err)
 		}
 		req := Requirements{Region: "us-east-1", OS: Linux, MaxBucket: -1, Count: MaxCount}
-		cands, _, err := Match(f, SpecsFromFeed(f), req)
+		m, err := Match(f, SpecsFromFeed(f), req)
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := Recommend(f, cands, req, Evidence{}, DataInfo{}, Options{Now: testNow})
+		res, err := Recommend(f, m, req, Evidence{}, DataInfo{}, Options{Now: testNow})
 		if err != nil || len(res.Set) != MaxCount {
 			b.Fatalf("set of %d: %v", len(res.Set), err)
 		}

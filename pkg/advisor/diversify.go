@@ -2,18 +2,20 @@ package advisor
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
 
-// Diversity penalties, in score points per type already in the set that
-// shares the trait. A family is the strongest: one family's capacity tends to
-// be reclaimed together.
+// Diversity penalties: how much dearer, as a share of its RiskCost, a
+// candidate counts for each type already in the set that shares the trait.
+// A family is the strongest: one family's capacity tends to be reclaimed
+// together.
 const (
-	familyPenalty     = 12.0
-	sizePenalty       = 2.0
-	generationPenalty = 1.0
-	vendorPenalty     = 1.0
+	familyPenalty     = 0.20
+	sizePenalty       = 0.03
+	generationPenalty = 0.015
+	vendorPenalty     = 0.015
 )
 
 // AssumedZones is how many zones a type is taken to span when neither prices
@@ -31,30 +33,23 @@ const (
 )
 
 // Diversify chooses up to count types from ranked (best first, as Recommend
-// sorts them). It fills the set tier by tier, best first, so a type from a
-// worse interruption bucket is taken only when the better tiers are used up.
-// Within a tier it takes, one at a time, the type whose score minus the
-// diversity penalties (for each chosen type of the same family, size,
-// generation and CPU vendor) is highest.
+// sorts them). It takes, one at a time, the priced type whose RiskCost,
+// raised by the diversity penalties for each chosen type of the same family,
+// size, generation and CPU vendor, is lowest; types without a price come
+// only when the priced ones are used up, best first.
 func Diversify(ranked []Candidate, count int) []Candidate {
 	left := append([]Candidate(nil), ranked...)
 	var set []Candidate
 	families, sizes, gens, vendors := map[string]int{}, map[string]int{}, map[int]int{}, map[string]int{}
 	for len(set) < count && len(left) > 0 {
-		tier := left[0].Tier
-		for _, c := range left {
-			if c.Tier < tier {
-				tier = c.Tier
-			}
-		}
-		best, bestVal := -1, 0.0
+		best, bestVal := 0, math.Inf(1)
 		for i, c := range left {
-			if c.Tier != tier {
+			if !c.Priced() {
 				continue
 			}
-			v := c.Score - familyPenalty*float64(families[c.Family]) - sizePenalty*float64(sizes[c.Size]) -
-				generationPenalty*float64(gens[c.Generation]) - vendorPenalty*float64(vendors[c.CPUVendor])
-			if best < 0 || v > bestVal || (v == bestVal && better(c, left[best])) {
+			v := c.RiskCost * (1 + familyPenalty*float64(families[c.Family]) + sizePenalty*float64(sizes[c.Size]) +
+				generationPenalty*float64(gens[c.Generation]) + vendorPenalty*float64(vendors[c.CPUVendor]))
+			if v < bestVal || (v == bestVal && better(c, left[best])) {
 				best, bestVal = i, v
 			}
 		}
@@ -139,14 +134,41 @@ func warnings(r *Result, ranked []Candidate, o Options) []string {
 	if r.Diversity.LargestFamilyShare > 0.5 && n >= 4 {
 		w = append(w, fmt.Sprintf("family %s holds %.0f%% of the set: its capacity is often reclaimed together", r.Diversity.LargestFamily, 100*r.Diversity.LargestFamilyShare))
 	}
-	if len(r.Set) > 0 && len(ranked) > 0 {
-		last := r.Set[len(r.Set)-1]
-		if last.Tier > ranked[0].Tier {
-			w = append(w, fmt.Sprintf("too few types in the best interruption bucket (%s): the set reaches into %s", ranked[0].TierLabel, last.TierLabel))
+	bestTier, worst := -1, -1
+	for _, c := range ranked {
+		if bestTier < 0 || c.Tier < bestTier {
+			bestTier = c.Tier
 		}
+	}
+	for i, c := range r.Set {
+		if worst < 0 || c.Tier > r.Set[worst].Tier {
+			worst = i
+		}
+	}
+	if worst >= 0 && r.Set[worst].Tier > bestTier {
+		w = append(w, fmt.Sprintf("the set reaches into interruption bucket %s (%s) while the best candidates are %s: their price outweighed the risk at --risk-weight %g; pass --max-interruption to cut",
+			r.Set[worst].TierLabel, r.Set[worst].Type, bucketOfTier(ranked, bestTier), o.RiskWeight))
+	}
+	unpriced := 0
+	for _, c := range r.Set {
+		if !c.Priced() {
+			unpriced++
+		}
+	}
+	if unpriced > 0 {
+		w = append(w, fmt.Sprintf("no price for %s in the set: the list-price table does not know them; pass --spot-prices or --aws", plural(unpriced, "type")))
 	}
 	if r.Data.Age > staleAfter {
 		w = append(w, fmt.Sprintf("the Spot Advisor data is %s old: refresh it (drop --data, or delete the cache)", humanAge(r.Data.Age)))
 	}
 	return w
+}
+
+func bucketOfTier(cs []Candidate, tier int) string {
+	for _, c := range cs {
+		if c.Tier == tier {
+			return c.TierLabel
+		}
+	}
+	return "?"
 }

@@ -23,6 +23,10 @@ type fakeEC2 struct {
 	err       error
 	typeCalls int
 	priceIn   []*ec2.DescribeSpotPriceHistoryInput
+	// regionScores and zoneScores answer GetSpotPlacementScores without and
+	// with SingleAvailabilityZone; placementIn records the questions.
+	regionScores, zoneScores []ec2types.SpotPlacementScore
+	placementIn              []*ec2.GetSpotPlacementScoresInput
 }
 
 func page[T any](all []T, token *string, size int) ([]T, *string) {

@@ -44,11 +44,11 @@ func FuzzParseFeed(f *testing.F) {
 				if req.Check() != nil {
 					continue
 				}
-				cands, _, err := Match(feed, specs, req)
+				m, err := Match(feed, specs, req)
 				if err != nil {
 					continue
 				}
-				if _, err := Recommend(feed, cands, req, Evidence{}, DataInfo{}, Options{Now: testNow}); err != nil {
+				if _, err := Recommend(feed, m, req, Evidence{}, DataInfo{}, Options{Now: testNow}); err != nil {
 					t.Fatalf("Recommend after a match: %v", err)
 				}
 			}

@@ -7,39 +7,6 @@ import (
 	"strings"
 )
 
-// Candidate is an instance type that meets the requirements, with what the
-// advisor knows and concludes about it.
-type Candidate struct {
-	Spec
-	// Savings is the feed's saving over On-Demand, in percent.
-	Savings int `json:"savings"`
-	// Bucket and BucketLabel are the feed's interruption bucket.
-	Bucket      int    `json:"bucket"`
-	BucketLabel string `json:"bucketLabel"`
-	// Prior is the monthly interruption fraction at the bucket's midpoint.
-	Prior float64 `json:"prior"`
-	// Observed is the cluster's own history of the type; nil without one.
-	Observed *Observation `json:"observed,omitempty"`
-	// Posterior is the monthly interruption fraction after the observed
-	// history (equal to Prior without one).
-	Posterior float64 `json:"posterior"`
-	// Tier and TierLabel are the bucket Posterior falls in; the set is
-	// filled tier by tier, best first.
-	Tier      int    `json:"tier"`
-	TierLabel string `json:"tierLabel"`
-	// Price is the mean over zones of the 30-day time-weighted Spot price in
-	// USD per hour, and PricePerVCPU that divided by VCPUs; both 0 when
-	// HasPrice is false.
-	Price        float64 `json:"price,omitempty"`
-	PricePerVCPU float64 `json:"pricePerVCPU,omitempty"`
-	HasPrice     bool    `json:"hasPrice"`
-	// Zones are the availability zones the type is known in (from prices or
-	// --zones); empty when unknown.
-	Zones []string `json:"zones,omitempty"`
-	// Score orders candidates within a tier; see Score.
-	Score float64 `json:"score"`
-}
-
 // filter is one requirement, applied in order by Match.
 type filter struct {
 	flag string // the flag that sets it, as the error names it
@@ -53,8 +20,6 @@ func (r Requirements) filters() []filter {
 	}
 	if r.GPUs.Set {
 		fs = append(fs, filter{"--gpus " + r.GPUs.String(), func(s Spec) bool { return s.GPUs != GPUsUnknown && r.GPUs.Contains(float64(s.GPUs)) }})
-	} else {
-		fs = append(fs, filter{"no accelerators (set --gpus to allow them)", func(s Spec) bool { return !s.Accelerated }})
 	}
 	if r.VCPUs.Set {
 		fs = append(fs, filter{"--vcpus " + r.VCPUs.String(), func(s Spec) bool { return r.VCPUs.Contains(float64(s.VCPUs)) }})
@@ -64,6 +29,9 @@ func (r Requirements) filters() []filter {
 	}
 	if r.Families != nil {
 		fs = append(fs, filter{"--families " + r.Families.String(), func(s Spec) bool { return r.Families.MatchString(s.Family) }})
+	}
+	if len(r.Categories) > 0 {
+		fs = append(fs, filter{"--category " + strings.Join(r.Categories, ","), func(s Spec) bool { return r.hasCategory(Category(s.Family)) }})
 	}
 	if r.Exclude != nil {
 		fs = append(fs, filter{"--exclude " + r.Exclude.String(), func(s Spec) bool { return !r.Exclude.MatchString(s.Type) }})
@@ -108,19 +76,35 @@ func (e *NoMatchError) Error() string {
 // maxNearest is how many near misses a NoMatchError lists.
 const maxNearest = 5
 
-// Match returns the types of req.Region and req.OS that meet req, in no
-// particular order, with the feed's bucket and savings filled in. Types the
-// catalog does not know are skipped (EC2 does not offer them, or the specs
-// are from another region). When nothing is left the error is a
-// *NoMatchError. notes says what was left out that a reader may not expect.
-func Match(f *Feed, specs Catalog, req Requirements) (cands []Candidate, notes []string, err error) {
+// Matched is what Match found.
+type Matched struct {
+	// Candidates meet the requirements, sorted by name.
+	Candidates []Candidate
+	// Notes say what was left out that a reader may not expect; they are
+	// shown as warnings.
+	Notes []string
+	// Excluded are the types that met the requirements but the node-group
+	// defaults left out, by group (DefaultExclusions).
+	Excluded []Exclusion
+}
+
+// defaultsRequirement is how a NoMatchError names the node-group defaults.
+const defaultsRequirement = "the node-group defaults (no burstable, accelerated, storage-dense, high-memory, HPC or Mac types: pass --burstable, --gpus, --category or --families to ask for them)"
+
+// Match returns the types of req.Region and req.OS that meet req, with the
+// feed's bucket and savings filled in, and then applies the node-group
+// defaults (DefaultExclusions). Types the catalog does not know are skipped
+// (EC2 does not offer them, or the specs are from another region). When
+// nothing is left the error is a *NoMatchError.
+func Match(f *Feed, specs Catalog, req Requirements) (*Matched, error) {
 	if err := req.Check(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	advice, err := f.Region(req.Region, req.OS)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	var cands []Candidate
 	for typ, a := range advice {
 		s, ok := specs[typ]
 		if !ok {
@@ -130,7 +114,7 @@ func Match(f *Feed, specs Catalog, req Requirements) (cands []Candidate, notes [
 			Prior: f.BucketMidpoint(a.Range)})
 	}
 	if len(cands) == 0 {
-		return nil, nil, fmt.Errorf("none of the %d types the feed lists for %s (%s) is in the instance specs: are the specs from another region?", len(advice), req.Region, req.OS)
+		return nil, fmt.Errorf("none of the %d types the feed lists for %s (%s) is in the instance specs: are the specs from another region?", len(advice), req.Region, req.OS)
 	}
 	sortByName(cands)
 	var unknownArch []string
@@ -150,15 +134,21 @@ func Match(f *Feed, specs Catalog, req Requirements) (cands []Candidate, notes [
 					e.Hint = "the feed does not give GPU counts: pass --instance-types or --aws"
 				}
 			}
-			return nil, nil, e
+			return nil, e
 		}
 		cands = kept
 	}
+	m := &Matched{}
 	if len(unknownArch) > 0 {
-		notes = append(notes, fmt.Sprintf("%s whose architecture the family-name rule cannot tell left out (%s); pass --instance-types or --aws for EC2's own specs",
+		m.Notes = append(m.Notes, fmt.Sprintf("%s whose architecture the family-name rule cannot tell left out (%s); pass --instance-types or --aws for EC2's own specs",
 			plural(len(unknownArch), "type"), shortList(unknownArch, 5)))
 	}
-	return cands, notes, nil
+	kept, excluded := applyDefaults(cands, req)
+	if len(kept) == 0 {
+		return nil, &NoMatchError{Region: req.Region, OS: req.OS, Requirement: defaultsRequirement, Removed: len(cands), Nearest: nearest(cands, req)}
+	}
+	m.Candidates, m.Excluded = kept, excluded
+	return m, nil
 }
 
 // nearest returns the candidates closest in size to req (log-distance of

@@ -49,16 +49,16 @@ func smallReq() Requirements {
 func matchNames(t *testing.T, req Requirements) ([]string, []string) {
 	t.Helper()
 	f := smallFeed(t)
-	cands, notes, err := Match(f, SpecsFromFeed(f), req)
+	m, err := Match(f, SpecsFromFeed(f), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sortByName(cands)
+	sortByName(m.Candidates)
 	var names []string
-	for _, c := range cands {
+	for _, c := range m.Candidates {
 		names = append(names, c.Type)
 	}
-	return names, notes
+	return names, m.Notes
 }
 
 func TestMatchFilters(t *testing.T) {
@@ -69,7 +69,14 @@ func TestMatchFilters(t *testing.T) {
 		want string
 	}{
 		{"4 vCPU 16 GiB amd64", func(r *Requirements) { r.VCPUs, r.MemoryGiB = Range{4, 4, true}, Range{16, 16, true} },
+			"m5.xlarge m5a.xlarge m6a.xlarge m6i.xlarge m7i.xlarge"},
+		{"burstable asked for", func(r *Requirements) {
+			r.VCPUs, r.MemoryGiB, r.Burstable = Range{4, 4, true}, Range{16, 16, true}, true
+		},
 			"m5.xlarge m5a.xlarge m6a.xlarge m6i.xlarge m7i.xlarge t3.xlarge"},
+		{"category asked for", func(r *Requirements) { r.Categories = []string{"t", "g"} }, "g5.xlarge t3.xlarge"},
+		{"family asked for", func(r *Requirements) { r.Families = re("^(g5|t3)$") }, "g5.xlarge t3.xlarge"},
+		{"category keeps only its own", func(r *Requirements) { r.Categories = []string{"c", "r"} }, "c5.xlarge c6i.2xlarge r5.xlarge"},
 		{"arm64", func(r *Requirements) { r.Arch = ARM64 }, "m6g.xlarge m7g.xlarge"},
 		{"any arch keeps unknown", func(r *Requirements) { r.Arch, r.Families = ArchUnknown, re("^u") }, "u-6tb1.56xlarge"},
 		{"memory range", func(r *Requirements) { r.MemoryGiB = Range{20, 40, true} }, "m5.2xlarge m6i.2xlarge r5.xlarge"},
@@ -106,16 +113,20 @@ func TestMatchNoMatch(t *testing.T) {
 		nearestHead string
 	}{
 		{"memory", func(r *Requirements) { r.VCPUs, r.MemoryGiB = Range{4, 4, true}, Range{64, 64, true} },
-			"no instance type in us-test-1 (Linux) matches: --memory 64 removed the last 8 candidates", "r5.xlarge"},
-		{"vcpus", func(r *Requirements) { r.VCPUs = Range{64, 96, true} }, "--vcpus 64-96 removed the last 11 candidates", "m5.2xlarge"},
+			"no instance type in us-test-1 (Linux) matches: --memory 64 removed the last 9 candidates", "r5.xlarge"},
+		{"vcpus", func(r *Requirements) { r.VCPUs = Range{64, 96, true} }, "--vcpus 64-96 removed the last 12 candidates", "m5.2xlarge"},
 		{"gpus unknown from the feed", func(r *Requirements) { r.GPUs = Range{1, 8, true} }, "--gpus 1-8 removed the last 12 candidates; the feed does not give GPU counts: pass --instance-types or --aws", ""},
+		{"defaults", func(r *Requirements) {
+			r.VCPUs, r.MemoryGiB, r.Exclude = Range{4, 4, true}, Range{16, 16, true}, regexp.MustCompile("^m")
+		},
+			"the node-group defaults (no burstable, accelerated, storage-dense, high-memory, HPC or Mac types: pass --burstable, --gpus, --category or --families to ask for them) removed the last 2 candidates", "g5.xlarge"},
 		{"exclude", func(r *Requirements) { r.Families, r.Exclude = regexp.MustCompile("^c"), regexp.MustCompile(".") }, "--exclude . removed the last 2 candidates", "c5.xlarge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := smallReq()
 			tt.edit(&req)
-			_, _, err := Match(f, SpecsFromFeed(f), req)
+			_, err := Match(f, SpecsFromFeed(f), req)
 			var nm *NoMatchError
 			if !errors.As(err, &nm) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want a NoMatchError containing %q", err, tt.want)
@@ -149,12 +160,12 @@ func TestMatchBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := smallReq()
 			tt.edit(&req)
-			if _, _, err := Match(f, SpecsFromFeed(f), req); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := Match(f, SpecsFromFeed(f), req); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}
 		})
 	}
-	if _, _, err := Match(f, Catalog{}, smallReq()); err == nil || !strings.Contains(err.Error(), "are the specs from another region?") {
+	if _, err := Match(f, Catalog{}, smallReq()); err == nil || !strings.Contains(err.Error(), "are the specs from another region?") {
 		t.Errorf("empty catalog error = %v", err)
 	}
 }

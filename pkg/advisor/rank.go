@@ -7,19 +7,19 @@ import (
 	"time"
 )
 
-// Default score weights.
-const (
-	// DefaultRiskWeight is how many points of savings one point of monthly
-	// interruption frequency costs.
-	DefaultRiskWeight = 2.0
-	// DefaultPriceWeight is how many points one percent of price per vCPU
-	// above the cheapest candidate costs, when prices are known.
-	DefaultPriceWeight = 0.5
-)
+// DefaultRiskWeight is w in the risk factor 1 + w × (monthly interruption
+// estimate): at 4 a <5% type (2.5 %/month) costs 10 % more than its price and
+// a >20% type (25 %/month) twice its price, so a type must cost less than
+// half as much to beat one four buckets safer.
+const DefaultRiskWeight = 4.0
 
 // Evidence is what is known beyond the feed; every field may be empty.
 type Evidence struct {
-	// Prices are 30-day average Spot prices per type and zone.
+	// ListPrices are On-Demand list prices per type (BuiltinListPrices);
+	// with the feed's savings they give the estimated Spot price.
+	ListPrices ListPrices
+	// Prices are 30-day average Spot prices per type and zone; where known
+	// they replace the estimate.
 	Prices Prices
 	// Observed is the cluster's own interruption history per type.
 	Observed Observed
@@ -29,10 +29,9 @@ type Evidence struct {
 
 // Options tune Recommend. Zero fields take the defaults.
 type Options struct {
-	// RiskWeight: DefaultRiskWeight when 0.
+	// RiskWeight: DefaultRiskWeight when 0; negative is taken as 0 (price
+	// alone).
 	RiskWeight float64
-	// PriceWeight: DefaultPriceWeight when 0; negative turns prices off.
-	PriceWeight float64
 	// PriorNodeHours weighs the feed against observed history:
 	// DefaultPriorNodeHours when 0.
 	PriorNodeHours float64
@@ -47,11 +46,8 @@ func (o Options) withDefaults() Options {
 	if o.RiskWeight == 0 {
 		o.RiskWeight = DefaultRiskWeight
 	}
-	if o.PriceWeight == 0 {
-		o.PriceWeight = DefaultPriceWeight
-	}
-	if o.PriceWeight < 0 {
-		o.PriceWeight = 0
+	if o.RiskWeight < 0 {
+		o.RiskWeight = 0
 	}
 	if o.PriorNodeHours == 0 {
 		o.PriorNodeHours = DefaultPriorNodeHours
@@ -59,22 +55,70 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Score is a candidate's worth within its tier, in points:
-//
-//	savings% − RiskWeight × interruption% − PriceWeight × (price per vCPU above the cheapest, %)
-//
-// where interruption% is the posterior monthly frequency (the bucket midpoint
-// without history). Types without a price take the median price penalty.
-func Score(c Candidate, riskWeight, priceWeight, pricePenalty float64) float64 {
-	return float64(c.Savings) - riskWeight*100*c.Posterior - priceWeight*pricePenalty
+// UnitShape is the capacity unit cost is counted in: one vCPU and GiBPerVCPU
+// GiB of memory. A node holds min(allocatable vCPUs, allocatable GiB ÷
+// GiBPerVCPU) units, so the resource that runs out first sets the count.
+// GiBPerVCPU 0 counts vCPUs alone; PerGiB counts GiB alone.
+type UnitShape struct {
+	GiBPerVCPU float64
+	PerGiB     bool
 }
 
-// rank fills Observed, Posterior, Tier, prices, Zones and Score of every
-// candidate and sorts them best first: by tier, then score, then name.
-func rank(f *Feed, cands []Candidate, ev Evidence, o Options) []Candidate {
+// ShapeOf derives the unit from the requirements: the asked memory per vCPU
+// when both are set (the middles of the ranges), memory alone when only
+// --memory is set, vCPUs otherwise.
+func ShapeOf(req Requirements) UnitShape {
+	switch {
+	case req.VCPUs.Set && req.MemoryGiB.Set && middle(req.VCPUs) > 0:
+		return UnitShape{GiBPerVCPU: middle(req.MemoryGiB) / middle(req.VCPUs)}
+	case req.MemoryGiB.Set:
+		return UnitShape{PerGiB: true}
+	}
+	return UnitShape{}
+}
+
+// middle is the middle of a range, or its minimum when it is open above.
+func middle(r Range) float64 {
+	if math.IsInf(r.Max, 1) {
+		return r.Min
+	}
+	return (r.Min + r.Max) / 2
+}
+
+// Units is how many units of shape u a node with the given allocatable
+// capacity holds.
+func (u UnitShape) Units(vcpus, gib float64) float64 {
+	switch {
+	case u.PerGiB:
+		return gib
+	case u.GiBPerVCPU > 0:
+		return math.Min(vcpus, gib/u.GiBPerVCPU)
+	}
+	return vcpus
+}
+
+// RiskCost is the cost of usable capacity weighted by risk:
+//
+//	SpotPrice ÷ units × (1 + riskWeight × interruption estimate)
+//
+// where units is what the node holds of the unit shape (UnitShape) and the
+// interruption estimate the posterior monthly fraction. It is +Inf without a
+// price or with no usable capacity.
+func RiskCost(spotPrice, units, posterior, riskWeight float64) float64 {
+	if spotPrice <= 0 || units <= 0 {
+		return math.Inf(1)
+	}
+	return spotPrice / units * (1 + riskWeight*posterior)
+}
+
+// rank fills what Recommend concludes about every candidate (posterior,
+// tier, prices, allocatable capacity, costs, zones and score) and sorts them
+// best first: by RiskCost, then name; unpriced candidates last.
+func rank(f *Feed, cands []Candidate, req Requirements, ev Evidence, o Options) []Candidate {
 	out := make([]Candidate, len(cands))
 	copy(out, cands)
-	minPPV := 0.0
+	shape := ShapeOf(req)
+	best := math.Inf(1)
 	for i := range out {
 		c := &out[i]
 		c.Posterior = c.Prior
@@ -85,40 +129,48 @@ func rank(f *Feed, cands []Candidate, ev Evidence, o Options) []Candidate {
 		}
 		c.Tier = f.BucketOf(c.Posterior)
 		c.TierLabel = f.BucketLabel(c.Tier)
-		if p, ok := ev.Prices.Mean(c.Type); ok && c.VCPUs > 0 {
-			c.Price, c.PricePerVCPU, c.HasPrice = round(p, 6), round(p/float64(c.VCPUs), 6), true
-			if minPPV == 0 || c.PricePerVCPU < minPPV {
-				minPPV = c.PricePerVCPU
+		c.AllocVCPUs, c.AllocGiB = Allocatable(c.Spec)
+		c.AllocVCPUs, c.AllocGiB = round(c.AllocVCPUs, 3), round(c.AllocGiB, 3)
+		if od, ok := ev.ListPrices.Price(c.Type); ok {
+			c.OnDemand = od
+			if c.Savings < 100 {
+				c.SpotPrice, c.PriceSource = round(od*(1-float64(c.Savings)/100), 6), PriceEstimated
 			}
 		}
+		if p, ok := ev.Prices.Mean(c.Type); ok && p > 0 {
+			c.SpotPrice, c.PriceSource = round(p, 6), PriceFromEC2
+		}
 		c.Zones = zonesOf(c.Type, ev)
-	}
-	penalties := make([]float64, len(out))
-	var known []float64
-	for i, c := range out {
-		if c.HasPrice && minPPV > 0 {
-			penalties[i] = 100 * (c.PricePerVCPU/minPPV - 1)
-			known = append(known, penalties[i])
+		risk := RiskCost(c.SpotPrice, shape.Units(c.AllocVCPUs, c.AllocGiB), c.Posterior, o.RiskWeight)
+		if math.IsInf(risk, 1) {
+			c.PriceSource = ""
+			continue
 		}
+		c.PricePerVCPU = round(c.SpotPrice/c.AllocVCPUs, 6)
+		if c.AllocGiB > 0 {
+			c.PricePerGiB = round(c.SpotPrice/c.AllocGiB, 6)
+		}
+		c.UnitCost = round(c.SpotPrice/shape.Units(c.AllocVCPUs, c.AllocGiB), 6)
+		c.RiskCost = round(risk, 6)
+		best = math.Min(best, c.RiskCost)
 	}
-	median := medianOf(known)
 	for i := range out {
-		if !out[i].HasPrice {
-			penalties[i] = median
+		if out[i].RiskCost > 0 {
+			out[i].Score = round(100*best/out[i].RiskCost, 1)
 		}
-		out[i].Score = round(Score(out[i], o.RiskWeight, o.PriceWeight, penalties[i]), 2)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return better(out[i], out[j]) })
 	return out
 }
 
-// better orders candidates: lower tier, higher score, then name.
+// better orders candidates: priced before unpriced, lower RiskCost, then
+// name.
 func better(a, b Candidate) bool {
-	if a.Tier != b.Tier {
-		return a.Tier < b.Tier
+	if a.Priced() != b.Priced() {
+		return a.Priced()
 	}
-	if a.Score != b.Score {
-		return a.Score > b.Score
+	if a.RiskCost != b.RiskCost {
+		return a.RiskCost < b.RiskCost
 	}
 	return a.Type < b.Type
 }
@@ -149,25 +201,14 @@ func round(v float64, n int) float64 {
 	return math.Round(v*p) / p
 }
 
-func medianOf(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // Recommend ranks the candidates of Match with the evidence, applies the
 // --max-interruption cut (req.MaxBucket), chooses a diversified set of
-// req.Count types and reports its diversity and anything the reader should
-// be warned of. Data carries the sources to show; Recommend fills its age.
-func Recommend(f *Feed, cands []Candidate, req Requirements, ev Evidence, data DataInfo, o Options) (*Result, error) {
+// req.Count types and reports its price, its diversity and anything the
+// reader should be warned of. Data carries the sources to show; Recommend
+// fills its age and the list prices' source.
+func Recommend(f *Feed, m *Matched, req Requirements, ev Evidence, data DataInfo, o Options) (*Result, error) {
 	o = o.withDefaults()
-	ranked := rank(f, cands, ev, o)
+	ranked := rank(f, m.Candidates, req, ev, o)
 	if req.MaxBucket >= 0 {
 		kept := ranked[:0:0]
 		for _, c := range ranked {
@@ -189,11 +230,15 @@ func Recommend(f *Feed, cands []Candidate, req Requirements, ev Evidence, data D
 	if data.Feed == "" {
 		data.Feed = f.Source
 	}
-	res := &Result{Requirements: req, Data: data, Set: set, Ranked: ranked, Diversity: diversityOf(set, len(ev.Zones)), GeneratedAt: o.Now}
+	if data.ListPrices == "" {
+		data.ListPrices = ev.ListPrices.Source
+	}
+	res := &Result{Requirements: req, Data: data, Set: set, Ranked: ranked, Excluded: m.Excluded,
+		Diversity: diversityOf(set, len(ev.Zones)), SetPrice: setPriceOf(set, ranked), RiskWeight: o.RiskWeight, GeneratedAt: o.Now}
 	if req.MaxBucket >= 0 {
 		res.MaxInterruption = f.BucketLabel(req.MaxBucket)
 	}
-	res.Warnings = warnings(res, ranked, o)
+	res.Warnings = append(append([]string(nil), m.Notes...), warnings(res, ranked, o)...)
 	return res, nil
 }
 

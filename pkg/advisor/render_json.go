@@ -8,17 +8,19 @@ import (
 
 // jsonRequirements is Requirements as the JSON output spells it.
 type jsonRequirements struct {
-	Region          string `json:"region"`
-	OS              string `json:"os"`
-	VCPUs           string `json:"vcpus"`
-	MemoryGiB       string `json:"memoryGiB"`
-	Arch            string `json:"arch"`
-	GPUs            string `json:"gpus"`
-	Families        string `json:"families,omitempty"`
-	Exclude         string `json:"exclude,omitempty"`
-	MinGeneration   int    `json:"minGeneration,omitempty"`
-	MaxInterruption string `json:"maxInterruption,omitempty"`
-	Count           int    `json:"count"`
+	Region          string   `json:"region"`
+	OS              string   `json:"os"`
+	VCPUs           string   `json:"vcpus"`
+	MemoryGiB       string   `json:"memoryGiB"`
+	Arch            string   `json:"arch"`
+	GPUs            string   `json:"gpus"`
+	Families        string   `json:"families,omitempty"`
+	Categories      []string `json:"categories,omitempty"`
+	Burstable       bool     `json:"burstable,omitempty"`
+	Exclude         string   `json:"exclude,omitempty"`
+	MinGeneration   int      `json:"minGeneration,omitempty"`
+	MaxInterruption string   `json:"maxInterruption,omitempty"`
+	Count           int      `json:"count"`
 }
 
 // jsonResult is the document RenderJSON writes.
@@ -27,6 +29,10 @@ type jsonResult struct {
 	Data         jsonData         `json:"data"`
 	Set          []Candidate      `json:"set"`
 	Diversity    Diversity        `json:"diversity"`
+	SetPrice     SetPrice         `json:"setPrice"`
+	Placement    *Placement       `json:"placement,omitempty"`
+	Excluded     []Exclusion      `json:"excluded"`
+	RiskWeight   float64          `json:"riskWeight"`
 	Candidates   int              `json:"candidates"`
 	Warnings     []string         `json:"warnings"`
 	GeneratedAt  string           `json:"generatedAt"`
@@ -44,12 +50,12 @@ type jsonData struct {
 func RenderJSON(w io.Writer, r *Result) error {
 	req := r.Requirements
 	jr := jsonRequirements{Region: req.Region, OS: req.OS, VCPUs: req.VCPUs.String(), MemoryGiB: req.MemoryGiB.String(),
-		Arch: string(req.Arch), GPUs: req.GPUs.String(), MinGeneration: req.MinGeneration, MaxInterruption: r.MaxInterruption, Count: req.Count}
+		Arch: string(req.Arch), GPUs: req.GPUs.String(), Categories: req.Categories, Burstable: req.Burstable, MinGeneration: req.MinGeneration, MaxInterruption: r.MaxInterruption, Count: req.Count}
 	if req.Arch == ArchUnknown {
 		jr.Arch = "any"
 	}
 	if !req.GPUs.Set {
-		jr.GPUs = "none (no accelerators)"
+		jr.GPUs = "none (no accelerators unless --families or --category name them)"
 	}
 	if req.Families != nil {
 		jr.Families = req.Families.String()
@@ -58,7 +64,10 @@ func RenderJSON(w io.Writer, r *Result) error {
 		jr.Exclude = req.Exclude.String()
 	}
 	doc := jsonResult{Requirements: jr, Data: jsonData{DataInfo: r.Data, AgeSeconds: int64(r.Data.Age.Seconds()), Age: humanAge(r.Data.Age)},
-		Set: r.Set, Diversity: r.Diversity, Candidates: len(r.Ranked), Warnings: r.Warnings, GeneratedAt: r.GeneratedAt.UTC().Format("2006-01-02T15:04:05Z")}
+		Set: r.Set, Diversity: r.Diversity, SetPrice: r.SetPrice, Placement: r.Placement, Excluded: r.Excluded, RiskWeight: r.RiskWeight, Candidates: len(r.Ranked), Warnings: r.Warnings, GeneratedAt: r.GeneratedAt.UTC().Format("2006-01-02T15:04:05Z")}
+	if doc.Excluded == nil {
+		doc.Excluded = []Exclusion{}
+	}
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}

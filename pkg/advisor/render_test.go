@@ -18,15 +18,16 @@ func goldenResult(t *testing.T, evidence bool) *Result {
 	f := smallFeed(t)
 	req := smallReq()
 	req.VCPUs, req.Count = Range{4, 4, true}, 5
-	cands, notes, err := Match(f, SpecsFromFeed(f), req)
+	m, err := Match(f, SpecsFromFeed(f), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := DataInfo{Specs: SpecsFromFeedRule}
-	var ev Evidence
+	ev := Evidence{ListPrices: BuiltinListPrices(req.Region)}
 	if evidence {
 		ev = Evidence{
-			Prices: Prices{"m5.xlarge": {"us-test-1a": 0.07, "us-test-1b": 0.08}, "m6i.xlarge": {"us-test-1a": 0.072, "us-test-1b": 0.07}, "c5.xlarge": {"us-test-1a": 0.06}},
+			ListPrices: ev.ListPrices,
+			Prices:     Prices{"m5.xlarge": {"us-test-1a": 0.07, "us-test-1b": 0.08}, "m6i.xlarge": {"us-test-1a": 0.072, "us-test-1b": 0.07}, "c5.xlarge": {"us-test-1a": 0.06}},
 			Observed: Observed{
 				"m5.xlarge":  {Interruptions: 1, NodeHours: 2000, Zones: map[string]ZoneObservation{"us-test-1a": {1, 1200}, "us-test-1b": {0, 800}}},
 				"m6i.xlarge": {Interruptions: 0, NodeHours: 720, Zones: map[string]ZoneObservation{"us-test-1a": {0, 720}}},
@@ -35,11 +36,10 @@ func goldenResult(t *testing.T, evidence bool) *Result {
 		}
 		data.Prices, data.Observed = "testdata prices", "http://127.0.0.1:9090 over 30d (2 types seen)"
 	}
-	res, err := Recommend(f, cands, req, ev, data, Options{Now: testNow})
+	res, err := Recommend(f, m, req, ev, data, Options{Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Warnings = append(notes, res.Warnings...)
 	return res
 }
 

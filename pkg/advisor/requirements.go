@@ -88,9 +88,17 @@ type Requirements struct {
 	MemoryGiB Range `json:"-"`
 	// Arch is required unless ArchUnknown ("any").
 	Arch Arch `json:"arch,omitempty"`
-	// GPUs bounds the GPU count. Unset means no accelerators at all: types
-	// with GPUs, Inferentia, Trainium or FPGAs are left out.
+	// GPUs bounds the GPU count. Unset means no accelerators: types with
+	// GPUs, Inferentia, Trainium or Gaudi are left out (DefaultExclusions)
+	// unless Families or Categories name them.
 	GPUs Range `json:"-"`
+	// Burstable keeps the burstable families (t*), which DefaultExclusions
+	// leave out.
+	Burstable bool `json:"burstable,omitempty"`
+	// Categories, when set, keeps only these Karpenter instance categories
+	// ("m", "c", "r", "t", "d", …); a category listed here is asked for, so
+	// DefaultExclusions do not leave it out.
+	Categories []string `json:"categories,omitempty"`
 	// Families keeps only families matching it; Exclude drops types (their
 	// full name, e.g. "t3.xlarge") matching it. nil means no filter.
 	Families, Exclude *regexp.Regexp `json:"-"`
@@ -137,6 +145,12 @@ func (r Requirements) describe() string {
 	}
 	if r.Families != nil {
 		p = append(p, "families /"+r.Families.String()+"/")
+	}
+	if len(r.Categories) > 0 {
+		p = append(p, "categories "+strings.Join(r.Categories, ","))
+	}
+	if r.Burstable {
+		p = append(p, "burstable allowed")
 	}
 	if r.Exclude != nil {
 		p = append(p, "excluding /"+r.Exclude.String()+"/")

@@ -17,7 +17,16 @@ type Result struct {
 	// Ranked is every candidate that met the requirements, best first.
 	Ranked    []Candidate `json:"-"`
 	Diversity Diversity   `json:"diversity"`
-	Warnings  []string    `json:"warnings"`
+	// SetPrice is what the set costs next to the cheapest type that fits.
+	SetPrice SetPrice `json:"setPrice"`
+	// Excluded are the types the node-group defaults left out.
+	Excluded []Exclusion `json:"excluded"`
+	// Placement holds EC2's Spot placement scores for the set; nil when
+	// not asked for (--aws).
+	Placement *Placement `json:"placement,omitempty"`
+	// RiskWeight is the w the ranking used (Options.RiskWeight).
+	RiskWeight float64  `json:"riskWeight"`
+	Warnings   []string `json:"warnings"`
 	// MaxInterruption is the label of the --max-interruption cut; "" when none.
 	MaxInterruption string `json:"maxInterruption,omitempty"`
 	// GeneratedAt is Options.Now.
@@ -36,7 +45,10 @@ type DataInfo struct {
 	FromFile bool `json:"fromFile,omitempty"`
 	// Specs names the source of instance specs.
 	Specs string `json:"specs"`
-	// Prices names the source of Spot prices; "" when there are none.
+	// ListPrices names the On-Demand list prices and their date; the
+	// estimated Spot prices are these × (1 − feed savings).
+	ListPrices string `json:"listPrices"`
+	// Prices names the source of real Spot prices; "" when there are none.
 	Prices string `json:"prices,omitempty"`
 	// Observed names the source of the cluster's history, or why it is
 	// missing; "" when none was asked for.
@@ -47,8 +59,11 @@ type DataInfo struct {
 // from, as the table and the YAML headers print it.
 func (d DataInfo) sources() string {
 	s := "Specs: " + d.Specs + "."
+	if d.ListPrices != "" {
+		s += " List prices: " + d.ListPrices + "."
+	}
 	if d.Prices != "" {
-		s += " Prices: " + d.Prices + "."
+		s += " Spot prices: " + d.Prices + "."
 	}
 	if d.Observed != "" {
 		s += " Observed: " + d.Observed + "."
@@ -109,6 +124,13 @@ func (r *Result) header(w io.Writer) {
 	fmt.Fprintf(w, "# %s\n", r.Data.sources())
 	d := r.Diversity
 	fmt.Fprintf(w, "# Set: %s.\n", d.summary())
+	fmt.Fprintf(w, "# Set price: %s.\n", yamlComment(r.SetPrice.summary()))
+	if r.Placement != nil {
+		fmt.Fprintf(w, "# %s.\n", yamlComment(r.Placement.summary()))
+	}
+	if len(r.Excluded) > 0 {
+		fmt.Fprintf(w, "# %s.\n", yamlComment(r.excludedLine()))
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "# WARNING: %s\n", yamlComment(warn))
 	}
@@ -152,3 +174,16 @@ func humanAge(d time.Duration) string {
 
 // yamlComment makes a text safe to put after "# ".
 func yamlComment(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// excludedLine says what the node-group defaults left out and how to ask
+// for it.
+func (r *Result) excludedLine() string {
+	if len(r.Excluded) == 0 {
+		return ""
+	}
+	parts := make([]string, len(r.Excluded))
+	for i, e := range r.Excluded {
+		parts[i] = e.String()
+	}
+	return "Left out by the node-group defaults: " + strings.Join(parts, "; ") + " (or name them with --families)"
+}

@@ -16,6 +16,7 @@ import (
 type EC2API interface {
 	DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanceTypesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error)
 	DescribeSpotPriceHistory(ctx context.Context, in *ec2.DescribeSpotPriceHistoryInput, opts ...func(*ec2.Options)) (*ec2.DescribeSpotPriceHistoryOutput, error)
+	GetSpotPlacementScores(ctx context.Context, in *ec2.GetSpotPlacementScoresInput, opts ...func(*ec2.Options)) (*ec2.GetSpotPlacementScoresOutput, error)
 }
 
 // instanceTypesDoc is the JSON of `aws ec2 describe-instance-types --output

@@ -114,12 +114,12 @@ func advise(t *testing.T, feedPath, region string, vcpus string, count int) *Res
 		t.Fatal(err)
 	}
 	req := Requirements{Region: region, OS: Linux, Arch: AMD64, VCPUs: vr, MaxBucket: -1, Count: count}
-	cands, _, err := Match(f, SpecsFromFeed(f), req)
+	m, err := Match(f, SpecsFromFeed(f), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev := Evidence{Prices: Prices{"m5.xlarge": {"us-test-1a": 0.07}}, Observed: Observed{"m5.xlarge": {Interruptions: 1, NodeHours: 2000}}}
-	res, err := Recommend(f, cands, req, ev, DataInfo{Specs: SpecsFromFeedRule}, Options{Now: testNow})
+	res, err := Recommend(f, m, req, ev, DataInfo{Specs: SpecsFromFeedRule}, Options{Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
