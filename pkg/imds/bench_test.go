@@ -24,16 +24,16 @@ func BenchmarkPollCycle(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := NewWatcher(c)
 	out := make(chan Notice, 16)
+	p := newPoller(NewWatcher(c), out)
 	ctx := context.Background()
-	if _, err := w.cycle(ctx, out); err != nil || len(out) != 2 {
+	if err := p.cycle(ctx); err != nil || len(out) != 2 {
 		b.Fatalf("first cycle: %v, %d notices", err, len(out))
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if down, err := w.cycle(ctx, out); err != nil || down {
-			b.Fatalf("cycle: down %v, %v", down, err)
+		if err := p.cycle(ctx); err != nil || p.pending != 0 {
+			b.Fatalf("cycle: %v, %d reads left", err, p.pending)
 		}
 	}
 	if len(out) != 2 {

@@ -26,10 +26,11 @@ const (
 	// DefaultRequestTimeout is 1s: IMDS answers in milliseconds when it is
 	// reachable, and a hung request must not delay the next poll for long.
 	DefaultRequestTimeout = time.Second
-	// DefaultMaxBackoff is 10s: the longest wait between polls while IMDS
-	// fails. A notice appearing during an outage is still seen with more than
-	// 100s of its 120s left.
-	DefaultMaxBackoff = 10 * time.Second
+	// DefaultBackoffPolls is how many poll intervals the wait between
+	// cycles may grow to while IMDS answers 429 (MaxBackoff's default): 2s
+	// at the default poll, so a notice served just after throttling ends is
+	// still seen within poll interval + 1s.
+	DefaultBackoffPolls = 2
 )
 
 // Limits on Config values.
@@ -50,10 +51,12 @@ type Config struct {
 	// RequestTimeout bounds each request, including its token request and
 	// retry. 0 means DefaultRequestTimeout (1s).
 	RequestTimeout time.Duration
-	// MaxBackoff caps the wait between polls after consecutive cycles in
-	// which IMDS was unavailable; the wait doubles from PollInterval up to
-	// it. 0 means DefaultMaxBackoff (10s). It must be at least PollInterval
-	// and under the 2-minute spot notice.
+	// MaxBackoff caps the wait between cycles after consecutive cycles in
+	// which IMDS answered 429 (the only fault that slows polling): the wait
+	// doubles from PollInterval, stretched to a longer Retry-After, up to
+	// it. It also caps the wait between WaitIdentity's attempts. 0 means
+	// DefaultBackoffPolls × PollInterval (2s at the default poll). It must
+	// be at least PollInterval and under the 2-minute spot notice.
 	MaxBackoff time.Duration
 	// Clock drives poll intervals, backoff, Detected times and log rate
 	// limits. nil means the real clock. Per-request timeouts always use real
@@ -83,8 +86,9 @@ func NewClient(cfg Config) (*Client, error) {
 	retryer := retry.NewStandard(func(o *retry.StandardOptions) {
 		// One retry, only for errors the SDK marks retryable: a 401 after
 		// which its token provider fetches a fresh token. Throttling, 5xx and
-		// timeouts are left to the watcher's backoff, which keeps requests
-		// within RequestTimeout and the poll cadence predictable.
+		// timeouts are left to the watcher, which tries again next cycle
+		// (later only after a 429), so requests stay within RequestTimeout
+		// and the poll cadence predictable.
 		o.MaxAttempts = 2
 		o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableError{}}
 		o.RateLimiter = ratelimit.None
@@ -123,7 +127,7 @@ func (c *Config) defaults() error {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = max(DefaultMaxBackoff, c.PollInterval)
+		c.MaxBackoff = DefaultBackoffPolls * c.PollInterval
 	}
 	switch {
 	case c.PollInterval < minPollInterval:
@@ -133,7 +137,7 @@ func (c *Config) defaults() error {
 	case c.MaxBackoff < c.PollInterval:
 		return fmt.Errorf("max backoff %v is shorter than the poll interval %v", c.MaxBackoff, c.PollInterval)
 	case c.MaxBackoff >= spotNotice:
-		return fmt.Errorf("max backoff %v is not under the 2-minute spot notice; want 10s or so", c.MaxBackoff)
+		return fmt.Errorf("max backoff %v is not under the 2-minute spot notice; want a few poll intervals", c.MaxBackoff)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
@@ -165,6 +169,8 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, string, error) {
 	switch {
 	case outcome == OutcomeNotFound:
 		return nil, outcome, fmt.Errorf("reading %s: %w", path, errNotFound)
+	case outcome == OutcomeThrottled:
+		return nil, outcome, fmt.Errorf("reading %s: %w", path, &throttledError{err: err, retryAfter: tr.retryAfter})
 	case err != nil:
 		if outcome == OutcomeForbidden || (outcome == OutcomeTimeout && tr.token) {
 			c.hint.unreachable(path, outcome)
@@ -172,6 +178,27 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, string, error) {
 		return nil, outcome, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return body, outcome, nil
+}
+
+// throttledError is a 429 answer with the wait its Retry-After asked for.
+type throttledError struct {
+	err        error
+	retryAfter time.Duration // 0: no hint
+}
+
+// Error returns the SDK's error text.
+func (e *throttledError) Error() string { return "IMDS throttled the request: " + e.err.Error() }
+
+// Unwrap returns the SDK's error.
+func (e *throttledError) Unwrap() error { return e.err }
+
+// retryAfter returns the Retry-After wait err carries (0 if none).
+func retryAfter(err error) time.Duration {
+	var t *throttledError
+	if errors.As(err, &t) {
+		return t.retryAfter
+	}
+	return 0
 }
 
 // observe reports a request's outcome unless the caller's context ended,

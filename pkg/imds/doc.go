@@ -21,9 +21,13 @@
 // notices are never withdrawn: IMDS does not take them back.
 //
 // Faults never stop the watch: every request ends in one of the outcomes
-// listed by [Outcomes], which an [Observer] can count, and failures that say
-// IMDS is unavailable (throttling, 5xx, timeouts, refused connections, 401
-// and 403) slow polling down with a capped exponential backoff.
+// listed by [Outcomes], which an [Observer] can count. The four paths are
+// read at once, each request with its own timeout, on a fixed rhythm, so a
+// hanging path never holds up the others. Only throttling (429) slows
+// polling down, doubling the wait up to a small cap (two poll intervals by
+// default) or to the server's Retry-After within it; after 5xx, 401, 403,
+// timeouts and failed connections the next cycle comes on time, so a notice
+// served when a fault ends is seen within one poll.
 //
 // Parsing is done by pure functions over the response body, one file per
 // kind, tested by tables and fuzzing separately from HTTP.

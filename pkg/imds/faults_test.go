@@ -11,8 +11,8 @@ import (
 
 // TestFaults runs the watcher against a fake IMDS whose spot path (or token
 // endpoint) fails one way. Each fault is observed with its outcome, never
-// ends Run, leaves IMDS-unavailable faults backed off, and the watch picks up
-// a notice once the fault clears.
+// ends Run, slows polling only when IMDS throttles (429), and the watch picks
+// up a notice once the fault clears.
 func TestFaults(t *testing.T) {
 	block := func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -28,23 +28,23 @@ func TestFaults(t *testing.T) {
 		spot    http.HandlerFunc // the spot path's handler while the fault lasts
 		token   http.HandlerFunc // the token endpoint's handler while the fault lasts
 		outcome string
-		backoff bool   // the next cycle waits longer than PollInterval
+		backoff bool   // the next cycle waits longer than PollInterval (429 only)
 		hint    string // a logged error containing this, if set
 	}{
 		{name: "404 is no notice", spot: nil, outcome: OutcomeNotFound},
-		{name: "403 on metadata", spot: status(http.StatusForbidden), outcome: OutcomeForbidden, backoff: true, hint: "hostNetwork: true"},
-		{name: "403 on token", token: status(http.StatusForbidden), outcome: OutcomeForbidden, backoff: true, hint: "hop-limit 2"},
-		{name: "IMDSv1 only: token 404", token: status(http.StatusNotFound), outcome: OutcomeOther, backoff: true},
-		{name: "IMDSv1 only: token 405", token: status(http.StatusMethodNotAllowed), outcome: OutcomeOther, backoff: true},
-		{name: "401 that a new token does not cure", spot: status(http.StatusUnauthorized), outcome: OutcomeUnauthorized, backoff: true},
+		{name: "403 on metadata", spot: status(http.StatusForbidden), outcome: OutcomeForbidden, hint: "hostNetwork: true"},
+		{name: "403 on token", token: status(http.StatusForbidden), outcome: OutcomeForbidden, hint: "hop-limit 2"},
+		{name: "IMDSv1 only: token 404", token: status(http.StatusNotFound), outcome: OutcomeOther},
+		{name: "IMDSv1 only: token 405", token: status(http.StatusMethodNotAllowed), outcome: OutcomeOther},
+		{name: "401 that a new token does not cure", spot: status(http.StatusUnauthorized), outcome: OutcomeUnauthorized},
 		{name: "429", spot: status(http.StatusTooManyRequests), outcome: OutcomeThrottled, backoff: true},
-		{name: "500", spot: status(http.StatusInternalServerError), outcome: OutcomeServerError, backoff: true},
-		{name: "503", spot: status(http.StatusServiceUnavailable), outcome: OutcomeServerError, backoff: true},
-		{name: "400", spot: status(http.StatusBadRequest), outcome: OutcomeOther, backoff: true},
-		{name: "timeout", spot: block, outcome: OutcomeTimeout, backoff: true},
-		{name: "token timeout", token: block, outcome: OutcomeTimeout, backoff: true, hint: "hop limit is 1"},
-		{name: "connection reset", spot: hangUp, outcome: OutcomeConnectionError, backoff: true},
-		{name: "body cut short", spot: cutShort, outcome: OutcomeOther, backoff: true},
+		{name: "500", spot: status(http.StatusInternalServerError), outcome: OutcomeServerError},
+		{name: "503", spot: status(http.StatusServiceUnavailable), outcome: OutcomeServerError},
+		{name: "400", spot: status(http.StatusBadRequest), outcome: OutcomeOther},
+		{name: "timeout", spot: block, outcome: OutcomeTimeout},
+		{name: "token timeout", token: block, outcome: OutcomeTimeout, hint: "hop limit is 1"},
+		{name: "connection reset", spot: hangUp, outcome: OutcomeConnectionError},
+		{name: "body cut short", spot: cutShort, outcome: OutcomeOther},
 		{name: "malformed JSON", spot: body(`{"action": "terminate", "time": `), outcome: OutcomeParseError},
 		{name: "wrong JSON", spot: body(`{"action": "terminate", "time": "soon"}`), outcome: OutcomeParseError},
 		{name: "10 MiB body", spot: body(`{"action": "terminate", "time": "` + strings.Repeat("9", 10<<20) + `"}`), outcome: OutcomeParseError},
@@ -139,8 +139,9 @@ func TestConnectionRefused(t *testing.T) {
 }
 
 // TestTokenExpiresMidRun makes every token answer 401 after a notice was
-// delivered: the SDK fetches a new token within the same request, no
-// request fails, and the notice is not delivered again.
+// delivered: the SDK fetches a new token within the same request (each of
+// the four concurrent reads may fetch its own, once), no request fails, and
+// the notice is not delivered again.
 func TestTokenExpiresMidRun(t *testing.T) {
 	f := newFakeIMDS(t)
 	f.setBody("meta-data/spot/instance-action", http.StatusOK, spotBody("terminate", epoch.Add(2*time.Minute)))
@@ -153,8 +154,8 @@ func TestTokenExpiresMidRun(t *testing.T) {
 	h.next()
 	h.next()
 	newTokens, unauthorized := f.counts()
-	if newTokens != tokens+1 || unauthorized != 1 {
-		t.Errorf("after expiry: %d token requests, %d 401s; want %d and 1", newTokens, unauthorized, tokens+1)
+	if n := newTokens - tokens; n < 1 || n > len(sources) || unauthorized < 1 || unauthorized > len(sources) {
+		t.Errorf("after expiry: %d new token requests, %d 401s; want 1 to %d of each", n, unauthorized, len(sources))
 	}
 	for _, r := range h.obs.take() {
 		if !reachable(r.outcome) {

@@ -239,12 +239,13 @@ func (h *harness) stop() {
 	}
 }
 
-// waitCycles waits until n cycles completed and the watcher waits on the
-// clock. The real-time limit only turns a hang into a failure.
+// waitCycles waits until n cycles completed, every read they started was
+// applied, and the watcher waits on the clock. The real-time limit only
+// turns a hang into a failure.
 func (h *harness) waitCycles(n int64) {
 	h.t.Helper()
 	limit := time.Now().Add(30 * time.Second)
-	for h.w.cycles.Load() < n || !h.clock.HasWaiters() {
+	for h.w.cycles.Load() < n || h.w.unapplied.Load() != 0 || !h.clock.HasWaiters() {
 		select {
 		case err := <-h.done:
 			h.t.Fatalf("Run returned early: %v", err)

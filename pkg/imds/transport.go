@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type trace struct {
 	sendErr  bool // the last exchange failed before a response
 	timeout  bool // the last exchange failed with a network timeout
 	tooLarge bool // a response body exceeded maxBodyBytes
+	// retryAfter is the wait a 429 answer's Retry-After header asked for; 0
+	// if the last exchange was no 429 or gave no valid hint.
+	retryAfter time.Duration
 }
 
 // traceKey is the context key of a request's *trace.
@@ -42,13 +46,31 @@ func withTrace(ctx context.Context, tr *trace) context.Context {
 // record notes the outcome of one HTTP exchange.
 func (t *trace) record(req *http.Request, resp *http.Response, err error) {
 	t.token = req.Method == http.MethodPut
-	t.status, t.sendErr, t.timeout = 0, false, false
+	t.status, t.sendErr, t.timeout, t.retryAfter = 0, false, false, 0
 	if err != nil {
 		t.sendErr = true
 		t.timeout = isTimeout(err)
 		return
 	}
 	t.status = resp.StatusCode
+	if t.status == http.StatusTooManyRequests {
+		t.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+}
+
+// parseRetryAfter reads a Retry-After value (RFC 9110: seconds, or an HTTP
+// date) as a wait from now; a missing, malformed or past value is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // boundedClient is the HTTP client handed to the SDK. It records each

@@ -48,7 +48,10 @@ type Watcher struct {
 	poll    atomic.Int64 // LastPoll, Unix nanoseconds; 0 = never
 	success atomic.Int64 // LastSuccess, Unix nanoseconds; 0 = never
 	cycles  atomic.Int64 // completed poll cycles
-	last    map[string]string
+	// unapplied counts reads started and not yet logged and delivered, so
+	// a test can tell when the watcher is quiet.
+	unapplied atomic.Int64
+	last      map[string]string
 }
 
 // NewWatcher returns a watcher that polls through c with c's Config.
@@ -56,12 +59,20 @@ func NewWatcher(c *Client) *Watcher {
 	return &Watcher{c: c, last: map[string]string{}}
 }
 
-// Run polls the four notice paths every PollInterval until ctx ends, and
-// sends each new notice, and each withdrawal, to out once. It returns
-// ctx.Err() when ctx ends. IMDS faults never end it: they are observed,
-// logged when a path's outcome changes, and, when they say IMDS is
-// unavailable, stretch the wait between cycles (doubling up to MaxBackoff).
-// A 404 means "no notice"; a fault leaves a path's notices as they were.
+// Run polls the four notice paths until ctx ends, and sends each new
+// notice, and each withdrawal, to out once. It returns ctx.Err() when ctx
+// ends. IMDS faults never end it: they are observed and logged when a
+// path's outcome changes. A 404 means "no notice"; a fault leaves a path's
+// notices as they were.
+//
+// A cycle starts every PollInterval, whatever its requests take, and reads
+// the four paths at once, each request with its own RequestTimeout: a path
+// that hangs delays no other, and one still in flight when a cycle starts is
+// read again as soon as it returns. Only a 429 slows polling (see
+// MaxBackoff); 5xx, 401, 403, timeouts and failed connections keep the
+// rhythm, so a notice served after a fault ends is seen within one poll.
+// A failing IMDS gets at most one request per path per cycle (plus the
+// token request and the one retry after a 401).
 //
 // Sending blocks until out takes the notice or ctx ends, so a slow reader
 // delays polling; give out a buffer. Run must not be called again while it
@@ -74,18 +85,16 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Notice) error {
 		return errors.New("running IMDS watcher: it is already running")
 	}
 	defer w.running.Store(false)
-	failures := 0
+	p := newPoller(w, out)
+	defer p.inflight.Wait()
 	for {
-		down, err := w.cycle(ctx, out)
-		if err != nil {
+		start := w.c.cfg.Clock.Now()
+		if err := p.cycle(ctx); err != nil {
 			return err
 		}
-		if down {
-			failures++
-		} else {
-			failures = 0
-		}
-		if err := sleep(ctx, w.c.cfg.Clock, backoff(w.c.cfg, failures)); err != nil {
+		w.poll.Store(w.c.cfg.Clock.Now().UnixNano())
+		w.cycles.Add(1)
+		if err := p.waitUntil(ctx, start.Add(p.pace())); err != nil {
 			return err
 		}
 	}
@@ -104,35 +113,20 @@ func (w *Watcher) LastPoll() time.Time { return unixTime(w.poll.Load()) }
 // notice it acted on is still there.
 func (w *Watcher) Current() []Notice { return w.state.snapshot() }
 
-// cycle polls every source once and delivers what changed. down reports
-// whether any request found IMDS unavailable. err is ctx.Err() if ctx ended.
-func (w *Watcher) cycle(ctx context.Context, out chan<- Notice) (down bool, err error) {
-	for i := range sources {
-		s := &sources[i]
-		ns, outcome, now := w.read(ctx, s)
-		if err := ctx.Err(); err != nil {
-			return down, err
-		}
-		down = down || unavailable(outcome)
-		if !reachable(outcome) {
-			continue
-		}
-		for _, n := range w.state.update(s, ns, now) {
-			select {
-			case out <- n:
-			case <-ctx.Done():
-				return down, ctx.Err()
-			}
-		}
-	}
-	w.poll.Store(w.c.cfg.Clock.Now().UnixNano())
-	w.cycles.Add(1)
-	return down, nil
+// reading is the result of one read of a source.
+type reading struct {
+	src     int // index in sources
+	round   int64
+	notices []Notice // meaningful only when the outcome is reachable
+	outcome string
+	err     error
+	at      time.Time
 }
 
-// read fetches and parses one source, reports the outcome and logs a change
-// of outcome. The notices are meaningful only when the outcome is reachable.
-func (w *Watcher) read(ctx context.Context, s *source) ([]Notice, string, time.Time) {
+// read fetches and parses sources[i] and reports the outcome. It is called
+// on its own goroutine; logging and delivery are the poller's.
+func (w *Watcher) read(ctx context.Context, i int) reading {
+	s := &sources[i]
 	body, outcome, err := w.c.get(ctx, s.path)
 	var ns []Notice
 	if err == nil {
@@ -141,14 +135,10 @@ func (w *Watcher) read(ctx context.Context, s *source) ([]Notice, string, time.T
 		}
 	}
 	now := w.c.observe(ctx, s.path, outcome)
-	if ctx.Err() != nil {
-		return nil, outcome, now
-	}
-	if reachable(outcome) {
+	if ctx.Err() == nil && reachable(outcome) {
 		w.success.Store(now.UnixNano())
 	}
-	w.logChange(s.path, outcome, err)
-	return ns, outcome, now
+	return reading{src: i, notices: ns, outcome: outcome, err: err, at: now}
 }
 
 // logChange logs when a path's outcome changes: a warning when it starts
@@ -169,12 +159,11 @@ func (w *Watcher) logChange(path, outcome string, err error) {
 	}
 }
 
-// backoff returns the wait before the next cycle after failures consecutive
-// cycles with IMDS unavailable: PollInterval doubled failures times, capped
-// at MaxBackoff.
-func backoff(cfg Config, failures int) time.Duration {
+// backoff returns the wait after n consecutive failed attempts:
+// PollInterval doubled n times, capped at MaxBackoff.
+func backoff(cfg Config, n int) time.Duration {
 	d := cfg.PollInterval
-	for i := 0; i < failures && d < cfg.MaxBackoff; i++ {
+	for i := 0; i < n && d < cfg.MaxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, cfg.MaxBackoff)

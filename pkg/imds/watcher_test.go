@@ -196,10 +196,10 @@ func TestConfig(t *testing.T) {
 	}{
 		{"defaults", Config{}, "", func(c Config) bool {
 			return c.PollInterval == time.Second && c.RequestTimeout == time.Second &&
-				c.MaxBackoff == 10*time.Second && c.Clock != nil && c.Logger != nil
+				c.MaxBackoff == 2*time.Second && c.Clock != nil && c.Logger != nil
 		}},
-		{"slow poll raises default backoff", Config{PollInterval: 20 * time.Second}, "", func(c Config) bool {
-			return c.MaxBackoff == 20*time.Second
+		{"default backoff follows the poll", Config{PollInterval: 20 * time.Second}, "", func(c Config) bool {
+			return c.MaxBackoff == 40*time.Second
 		}},
 		{"endpoint", Config{Endpoint: "http://127.0.0.1:1338"}, "", nil},
 		{"endpoint without scheme", Config{Endpoint: "169.254.169.254"}, "not a URL", nil},
