@@ -59,7 +59,12 @@ func StartMotoProcess() (*Moto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating moto folder: %w", err)
 	}
-	args := []string{"-m", "moto.server", "-H", "127.0.0.1", "-p", itoa(port)}
+	launcher, err := motoLauncher(dir) // moto_server plus the lifecycle calls it lacks
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	args := append(launcher, "-H", "127.0.0.1", "-p", itoa(port))
 	proc, err := startProcess("moto", dir, python(), args, []string{"HOME=" + dir, "PYTHONUNBUFFERED=1"})
 	if err != nil {
 		os.RemoveAll(dir)
