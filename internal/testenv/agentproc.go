@@ -38,6 +38,9 @@ type AgentProc struct {
 	// Cmd is the process; MetricsURL its /metrics, ProbeURL its probe server.
 	Cmd                  *exec.Cmd
 	MetricsURL, ProbeURL string
+	// Started is just before the process was started; Ready is when its
+	// /readyz first answered 200 (polled every 5ms).
+	Started, Ready time.Time
 
 	mu      sync.Mutex
 	log     strings.Builder
@@ -64,6 +67,7 @@ func StartAgent(bin, kubeconfig, node, imdsURL string, extra ...string) (*AgentP
 	if err != nil {
 		return nil, err
 	}
+	a.Started = time.Now()
 	if err := a.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the agent: %w", err)
 	}
@@ -78,10 +82,11 @@ func StartAgent(bin, kubeconfig, node, imdsURL string, extra ...string) (*AgentP
 		if resp, err := http.Get(a.ProbeURL + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				a.Ready = time.Now()
 				return a, nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	a.Kill()
 	return nil, fmt.Errorf("agent for %s not ready after 30s:\n%s", node, a.Logs())
