@@ -38,28 +38,37 @@ const (
 // size, generation and CPU vendor, is lowest; types without a price come
 // only when the priced ones are used up, best first.
 func Diversify(ranked []Candidate, count int) []Candidate {
-	left := append([]Candidate(nil), ranked...)
+	taken := make([]bool, len(ranked))
 	var set []Candidate
 	families, sizes, gens, vendors := map[string]int{}, map[string]int{}, map[int]int{}, map[string]int{}
-	for len(set) < count && len(left) > 0 {
-		best, bestVal := 0, math.Inf(1)
-		for i, c := range left {
-			if !c.Priced() {
+	for len(set) < count && len(set) < len(ranked) {
+		best, bestVal := -1, math.Inf(1)
+		for i := range ranked {
+			c := &ranked[i]
+			if taken[i] || !c.Priced() {
 				continue
 			}
 			v := c.RiskCost * (1 + familyPenalty*float64(families[c.Family]) + sizePenalty*float64(sizes[c.Size]) +
 				generationPenalty*float64(gens[c.Generation]) + vendorPenalty*float64(vendors[c.CPUVendor]))
-			if v < bestVal || (v == bestVal && better(c, left[best])) {
+			if best < 0 || v < bestVal || (v == bestVal && better(*c, ranked[best])) {
 				best, bestVal = i, v
 			}
 		}
-		c := left[best]
+		if best < 0 { // only unpriced types are left: take them in rank order
+			for i := range ranked {
+				if !taken[i] {
+					best = i
+					break
+				}
+			}
+		}
+		c := ranked[best]
+		taken[best] = true
 		set = append(set, c)
 		families[c.Family]++
 		sizes[c.Size]++
 		gens[c.Generation]++
 		vendors[c.CPUVendor]++
-		left = append(left[:best], left[best+1:]...)
 	}
 	return set
 }

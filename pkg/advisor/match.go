@@ -192,7 +192,7 @@ func logDistance(v float64, r Range) float64 {
 }
 
 func sortByName(cs []Candidate) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Type < cs[j].Type })
+	sortCandidates(cs, func(a, b Candidate) bool { return a.Type < b.Type })
 }
 
 // shortList prints up to n items and "… and k more".

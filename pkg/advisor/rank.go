@@ -159,8 +159,23 @@ func rank(f *Feed, cands []Candidate, req Requirements, ev Evidence, o Options) 
 			out[i].Score = round(100*best/out[i].RiskCost, 1)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return better(out[i], out[j]) })
+	sortCandidates(out, better)
 	return out
+}
+
+// sortCandidates sorts cs stably by less, moving each (large) Candidate once
+// rather than at every swap.
+func sortCandidates(cs []Candidate, less func(a, b Candidate) bool) {
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return less(cs[idx[i]], cs[idx[j]]) })
+	sorted := make([]Candidate, len(cs))
+	for i, k := range idx {
+		sorted[i] = cs[k]
+	}
+	copy(cs, sorted)
 }
 
 // better orders candidates: priced before unpriced, lower RiskCost, then

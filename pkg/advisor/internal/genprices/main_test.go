@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,5 +36,29 @@ func TestGenerateRejects(t *testing.T) {
 		if _, err := generate([]byte(tt.in), "us-east-1", "x"); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("generate(%s) error = %v, want %q", tt.in, err, tt.want)
 		}
+	}
+}
+
+// The committed table is what generating from the shared data gives now:
+// run `go generate ./pkg/advisor` after the data changes.
+func TestCommittedTableIsCurrent(t *testing.T) {
+	in := filepath.Join("..", "..", "..", "..", "..", "shared", "data", "ondemand-prices-us-east-1.json")
+	if dir := os.Getenv("SPOT_HANDLER_SHARED_DATA"); dir != "" {
+		in = filepath.Join(dir, "ondemand-prices-us-east-1.json")
+	}
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Skipf("the shared price table is absent: %v", err)
+	}
+	want, err := generate(data, "us-east-1", "../../../shared/data/ondemand-prices-us-east-1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", "..", "zz_generated_listprices.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Error("pkg/advisor/zz_generated_listprices.go is not what the shared data generates: run go generate ./pkg/advisor")
 	}
 }
