@@ -1,6 +1,7 @@
 // Command spot-handler keeps Kubernetes workloads alive on AWS Spot capacity.
 //
 //	spot-handler agent     watch instance metadata and drain this node before it is reclaimed
+//	spot-handler controller queue mode: drain any node of the cluster from EventBridge events on SQS
 //	spot-handler advise    rank and diversify Spot instance types for a node group
 //	spot-handler rehearse  rehearse an interruption on a node of a stage cluster
 //	spot-handler version   print the build's version
@@ -39,10 +40,11 @@ type subcommand struct {
 }
 
 var subcommands = map[string]subcommand{
-	"agent":    {"watch instance metadata and drain this node before it is reclaimed", runAgent},
-	"advise":   {"rank and diversify Spot instance types for a node group", runAdvise},
-	"rehearse": {"rehearse a Spot interruption on a node of a stage cluster", runRehearse},
-	"version":  {"print version, commit and Go version", runVersion},
+	"agent":      {"watch instance metadata and drain this node before it is reclaimed", runAgent},
+	"advise":     {"rank and diversify Spot instance types for a node group", runAdvise},
+	"controller": {"queue mode: drain any node of the cluster from EventBridge events on SQS", runController},
+	"rehearse":   {"rehearse a Spot interruption on a node of a stage cluster", runRehearse},
+	"version":    {"print version, commit and Go version", runVersion},
 }
 
 // usageError marks an error caused by bad flags or configuration (exit 2).
@@ -106,7 +108,7 @@ func names() string {
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "spot-handler keeps Kubernetes workloads alive on AWS Spot capacity.\n\nUsage:\n  spot-handler <command> [flags]\n\nCommands:\n")
-	for _, k := range []string{"agent", "advise", "rehearse", "version"} {
+	for _, k := range []string{"agent", "controller", "advise", "rehearse", "version"} {
 		fmt.Fprintf(w, "  %-9s %s\n", k, subcommands[k].summary)
 	}
 	fmt.Fprint(w, "\nEvery flag can also be set by an environment variable SPOT_HANDLER_<FLAG>\n(--poll-interval → SPOT_HANDLER_POLL_INTERVAL); a flag on the command line wins.\nRun 'spot-handler <command> --help' for a command's flags.\n")

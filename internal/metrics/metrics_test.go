@@ -48,3 +48,23 @@ spot_handler_imds_requests_total{outcome="timeout",path="meta-data/spot/instance
 		t.Error(err)
 	}
 }
+
+// TestQueueNames pins the controller's metric names.
+func TestQueueNames(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewQueue(reg, []string{"spot_interruption"})
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range fams {
+		got[f.GetName()] = true
+	}
+	for _, want := range []string{"spot_handler_queue_messages_total", "spot_handler_queue_api_errors_total",
+		"spot_handler_drains_in_flight", "spot_handler_drains_waiting", "spot_handler_leader"} {
+		if !got[want] {
+			t.Errorf("metric %s not registered (have %v)", want, got)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+)
+
+// errPanic is the result of an event whose handling panicked.
+var errPanic = errors.New("handling the notice panicked (see the log)")
+
+// markTimeout bounds the cordon or taint done while a message waits: past
+// it, the message stays on the queue and the drain retries on its own.
+const markTimeout = 20 * time.Second
+
+// carryOut does one of the machine's actions for a's node.
+func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error {
+	switch x := act.(type) {
+	case interrupt.Announce:
+		c.m.Notices.WithLabelValues(string(x.Notice.Kind), x.Notice.Action).Inc()
+		a.log.Info("notice received", zap.String("kind", string(x.Notice.Kind)), zap.String("action", x.Notice.Action),
+			zap.String("notice_id", x.Notice.ID), zap.String("instance", x.Notice.Data["instance"]),
+			zap.Time("deadline", x.Deadline), zap.String("policy", string(x.Response)), zap.String("description", x.Notice.Description))
+	case interrupt.SendWebhook:
+		// Webhooks are not wired in queue mode yet (see the README).
+	case interrupt.RecordEvent:
+		typ := corev1.EventTypeNormal
+		if x.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		c.nodeEvent(a.node, typ, x.Reason, x.Message)
+	case interrupt.StartDrain:
+		return c.startDrain(as, a, x.Drain)
+	case interrupt.RestartDrain:
+		a.log.Info("restarting the drain", zap.String("reason", x.Reason), zap.Time("deadline", x.Drain.Deadline))
+		a.stopJob(x.Stop)
+		return c.startDrain(as, a, x.Drain)
+	case interrupt.StopDrain:
+		a.log.Info("stopping the drain", zap.String("reason", x.Reason))
+		a.stopJob(x.Seq)
+	case interrupt.TaintNode:
+		ctx, cancel := context.WithTimeout(as.ctx, markTimeout)
+		defer cancel()
+		req := request(a.node, interrupt.Drain{Notice: x.Notice, Deadline: x.Deadline})
+		if err := c.actor.Taint(ctx, req); err != nil {
+			a.log.Error("tainting the node failed", zap.Error(err))
+			return fmt.Errorf("tainting node %s: %w", a.node, err)
+		}
+		a.marked = true
+		c.nodeEvent(a.node, corev1.EventTypeNormal, "Tainted", x.Message)
+	case interrupt.UncordonNode:
+		ctx, cancel := context.WithTimeout(as.ctx, markTimeout)
+		defer cancel()
+		if err := c.actor.Uncordon(ctx, a.node); err != nil {
+			a.log.Error("uncordoning the node failed", zap.Error(err))
+			return fmt.Errorf("uncordoning node %s: %w", a.node, err)
+		}
+		a.marked = false
+		c.nodeEvent(a.node, corev1.EventTypeNormal, "Uncordoned", x.Message)
+	case interrupt.Keep:
+		a.log.Debug("node kept as it is", zap.String("reason", x.Reason), zap.String("notice_id", x.Notice.ID))
+	}
+	return nil
+}
+
+// startDrain cordons the node now (the record a message waits for), then
+// queues the drain for a worker, most urgent deadline first.
+func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain) error {
+	req := request(a.node, d)
+	log := a.log.With(zap.String("kind", req.Kind), zap.String("notice_id", req.NoticeID), zap.Int("seq", d.Seq))
+	if left := d.Deadline.Sub(c.clock.Now()); left <= c.cfg.Policy.Margin {
+		log.Warn("deadline already passed or inside the drain margin: draining at once with the shortest grace",
+			zap.Duration("time_left", left), zap.Duration("margin", c.cfg.Policy.Margin))
+	}
+	ctx, cancel := context.WithTimeout(as.ctx, markTimeout)
+	err := c.actor.Cordon(ctx, req)
+	cancel()
+	if err == nil {
+		a.marked = true
+		c.m.DetectionToCordon.Observe(c.clock.Since(d.Notice.Detected).Seconds())
+		log.Info("node cordoned and tainted", zap.Time("deadline", d.Deadline), zap.Bool("resumed", d.Resumed))
+	} else {
+		log.Error("cordoning the node failed; the drain retries it", zap.Error(err))
+		err = fmt.Errorf("cordoning node %s: %w", a.node, err)
+	}
+	if c.cfg.CordonOnly {
+		if err == nil {
+			c.nodeEvent(a.node, corev1.EventTypeNormal, "Cordoned", fmt.Sprintf("%s notice: node cordoned and tainted; pods left running (--cordon-only)", req.Kind))
+			as.post(a.node, interrupt.DrainEnded{Seq: d.Seq, Outcome: interrupt.Cordoned})
+			return nil
+		}
+	}
+	jctx, jcancel := context.WithCancel(as.ctx)
+	j := &job{node: a.node, seq: d.Seq, deadline: d.Deadline, ctx: jctx, cancel: jcancel, done: make(chan struct{})}
+	j.run = func(ctx context.Context) {
+		defer jcancel()
+		out, derr := c.runDrain(ctx, d, req, log)
+		as.post(a.node, interrupt.DrainEnded{Seq: d.Seq, Outcome: out, Err: derr})
+	}
+	a.jobs[d.Seq] = j
+	c.pool.submit(j)
+	c.qm.DrainsWaiting.Set(float64(c.pool.waiting()))
+	return err
+}
+
+// nodeEvent records an Event on a node.
+func (c *Controller) nodeEvent(node, typ, reason, msg string) {
+	ref := &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node, UID: types.UID(node)}
+	c.rec.Event(ref, typ, reason, msg)
+}

@@ -1,0 +1,120 @@
+// Package controller is `spot-handler controller`, queue mode: one
+// leader-elected Deployment that drains any node of the cluster from the
+// EventBridge events on an SQS queue (Spot interruption warnings, rebalance
+// recommendations, instance state changes, AWS Health scheduled changes).
+//
+// The leader receives messages (pkg/queue parses them), maps each instance
+// to its Node through an informer index on spec.providerID (EC2
+// DescribeInstances only when the index has no match, cached), and feeds
+// each node's notices to that node's interrupt.Machine, owned by one
+// goroutine. The machine decides; the controller carries its actions out:
+// cordon at once, then drain in deadline order on bounded workers with
+// pkg/drain. A message is deleted only once the node carries the notice
+// annotation, so a new leader, which resumes every drain recorded on a node,
+// loses nothing.
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// Config is the controller's configuration, one field per flag.
+type Config struct {
+	// QueueURL is the SQS queue EventBridge delivers to (required).
+	QueueURL string
+	// Policy is the drain policy (margin, PDB fallback, taint effect, ...).
+	Policy drain.Policy
+	// Rebalance and Maintenance say what to do about rebalance
+	// recommendations and Health scheduled changes; Spot warnings and
+	// instance state changes (stopping, shutting-down) are always drained.
+	Rebalance, Maintenance interrupt.Response
+	// CordonOnly cordons and taints on a notice but evicts nothing.
+	CordonOnly bool
+	// DryRun logs what would be done and changes nothing (messages are still
+	// deleted once handled).
+	DryRun bool
+	// Workers bounds the drains that run at once; more wait, most urgent
+	// deadline first. Each node is cordoned at once whatever the bound.
+	Workers int
+	// DeleteUnknown deletes a message for an instance that is no node of
+	// this cluster after one re-check; false leaves it on the queue (a queue
+	// shared by several clusters).
+	DeleteUnknown bool
+	// RecheckDelay is how long a message for an unknown instance waits
+	// before its re-check (0 = 10s).
+	RecheckDelay time.Duration
+	// EC2Fallback looks an instance missing from the providerID index up
+	// with DescribeInstances (its private DNS name as node name).
+	EC2Fallback bool
+	// OutOfServiceTaint adds node.kubernetes.io/out-of-service=nodeshutdown:NoExecute
+	// to a node still holding pods when EC2 says it is terminated or stopped,
+	// or once the drain of a shutting-down instance ends with pods left.
+	OutOfServiceTaint bool
+	// Receivers is how many ReceiveMessage calls run at once (0 = 4).
+	Receivers int
+	// WaitTime is the SQS long-poll wait (0 = 20s, SQS's maximum).
+	WaitTime time.Duration
+	// LeaderElect turns leader election on (a Lease in LeaseNamespace named
+	// LeaseName); off, this process is always the leader.
+	LeaderElect bool
+	// LeaseNamespace, LeaseName and Identity name the Lease and this
+	// candidate (Identity "" = host name + random suffix).
+	LeaseNamespace, LeaseName, Identity string
+	// LeaseDuration, RenewDeadline and RetryPeriod are client-go's leader
+	// election timings.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// PodNamespace and PodName name the controller's own pod, never drained.
+	PodNamespace, PodName string
+	// MetricsAddr and ProbeAddr are the listen addresses of /metrics and of
+	// /healthz and /readyz.
+	MetricsAddr, ProbeAddr string
+}
+
+// DefaultRecheckDelay is RecheckDelay's default.
+const DefaultRecheckDelay = 10 * time.Second
+
+// Validate says what is wrong with c, in words for the operator.
+func (c *Config) Validate() error {
+	if c.QueueURL == "" {
+		return fmt.Errorf("no queue: set --queue-url (SPOT_HANDLER_QUEUE_URL) to the SQS queue URL EventBridge delivers to")
+	}
+	switch c.Rebalance {
+	case interrupt.Ignore, interrupt.TaintOnly, interrupt.DrainNode:
+	default:
+		return fmt.Errorf("--rebalance=%q: want ignore, taint or drain", c.Rebalance)
+	}
+	switch c.Maintenance {
+	case interrupt.Ignore, interrupt.DrainNode:
+	default:
+		return fmt.Errorf("--scheduled-maintenance=%q: want ignore or drain", c.Maintenance)
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		return fmt.Errorf("--workers=%d: use 1 to 10000 (drains mostly wait; the API client's QPS is the real bound)", c.Workers)
+	}
+	if c.LeaderElect {
+		if c.LeaseNamespace == "" || c.LeaseName == "" {
+			return fmt.Errorf("leader election needs --leader-elect-namespace (default $POD_NAMESPACE) and --leader-elect-name")
+		}
+		if !(c.RetryPeriod > 0 && c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration) {
+			return fmt.Errorf("leader election timings: want 0 < --leader-elect-retry-period (%v) < --leader-elect-renew-deadline (%v) < --leader-elect-lease-duration (%v)",
+				c.RetryPeriod, c.RenewDeadline, c.LeaseDuration)
+		}
+	}
+	if c.WaitTime < 0 || c.WaitTime > 20*time.Second {
+		return fmt.Errorf("queue wait time %v: use 0s to 20s (SQS's long-poll maximum)", c.WaitTime)
+	}
+	return nil
+}
+
+// machineConfig is the policy of each node's state machine. State changes
+// are carried as ASGTermination notices (the instance is going away; see
+// notice.go), which the controller always drains; recorded notices resume at
+// once, since a queue does not repeat its messages.
+func (c *Config) machineConfig() interrupt.Config {
+	return interrupt.Config{Rebalance: c.Rebalance, Maintenance: c.Maintenance, ASG: interrupt.DrainNode,
+		Margin: c.Policy.Margin, ResumeRecorded: true}
+}

@@ -1,0 +1,218 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/internal/version"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// Deps are what main makes and hands the controller.
+type Deps struct {
+	// Kube talks to the API server for drains; its QPS and burst are the
+	// storm's budget.
+	Kube kubernetes.Interface
+	// LeaseKube renews the leader Lease; a client of its own, so a storm's
+	// requests never delay a renewal. nil = Kube.
+	LeaseKube kubernetes.Interface
+	// SQS receives and deletes messages; EC2 (nil = no fallback) looks up
+	// instances the node index does not know.
+	SQS SQSAPI
+	EC2 EC2API
+	// Registry is served on /metrics; Metrics and Queue are registered on it.
+	Registry *prometheus.Registry
+	Metrics  *metrics.Metrics
+	Queue    *metrics.Queue
+	// Logger is the process's logger.
+	Logger *zap.Logger
+	// Clock is nil for the real clock.
+	Clock clock.WithTicker
+}
+
+// Controller is the running queue-mode process. Make it with New; Run it once.
+type Controller struct {
+	cfg   Config
+	kube  kubernetes.Interface
+	lease kubernetes.Interface
+	sqs   SQSAPI
+	m     *metrics.Metrics
+	qm    *metrics.Queue
+	reg   *prometheus.Registry
+	log   *zap.Logger
+	clock clock.WithTicker
+	actor drain.Interface
+	nodes *resolver
+	inf   cache.SharedIndexInformer
+	pool  *pool
+	once  onceLog
+
+	events record.EventBroadcaster
+	rec    record.EventRecorder
+	synced atomic.Bool
+}
+
+// New checks cfg and builds the controller. Its errors are configuration errors.
+func New(cfg Config, d Deps) (*Controller, error) {
+	if cfg.RecheckDelay <= 0 {
+		cfg.RecheckDelay = DefaultRecheckDelay
+	}
+	if cfg.Receivers <= 0 {
+		cfg.Receivers = 4
+	}
+	if cfg.WaitTime == 0 {
+		cfg.WaitTime = 20 * time.Second
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.LeaseKube == nil {
+		d.LeaseKube = d.Kube
+	}
+	cfg.Policy.SelfNamespace, cfg.Policy.SelfName = cfg.PodNamespace, cfg.PodName
+	c := &Controller{cfg: cfg, kube: d.Kube, lease: d.LeaseKube, sqs: d.SQS, m: d.Metrics, qm: d.Queue, reg: d.Registry,
+		log: d.Logger, clock: d.Clock}
+	var err error
+	if cfg.DryRun {
+		c.actor, err = drain.NewDryRun(d.Kube, cfg.Policy, d.Clock, d.Logger)
+	} else {
+		c.actor, err = drain.New(d.Kube, cfg.Policy, d.Clock, d.Logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	factory := informers.NewSharedInformerFactory(d.Kube, 0)
+	c.inf = factory.Core().V1().Nodes().Informer()
+	if err := c.inf.AddIndexers(cache.Indexers{providerIDIndex: indexByInstance}); err != nil {
+		return nil, fmt.Errorf("indexing nodes by providerID: %w", err)
+	}
+	c.nodes = &resolver{nodes: c.inf.GetIndexer(), clock: d.Clock, cache: map[string]cached{}}
+	if cfg.EC2Fallback && d.EC2 != nil {
+		c.nodes.ec2 = d.EC2
+	}
+	c.events = record.NewBroadcaster()
+	c.rec = c.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "spot-handler-controller"})
+	d.Metrics.BuildInfo.WithLabelValues(version.Version, version.GoVersion()).Set(1)
+	return c, nil
+}
+
+// Run runs the controller until ctx ends: it serves metrics and probes,
+// keeps the node index, and, while leader, receives messages and drains.
+// Its only errors are listen failures of the metrics and probe servers.
+func (c *Controller) Run(ctx context.Context) error {
+	metricsLn, err := net.Listen("tcp", c.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listening for metrics on %s (--metrics-addr): %w", c.cfg.MetricsAddr, err)
+	}
+	probeLn, err := net.Listen("tcp", c.cfg.ProbeAddr)
+	if err != nil {
+		metricsLn.Close()
+		return fmt.Errorf("listening for probes on %s (--probe-addr): %w", c.cfg.ProbeAddr, err)
+	}
+	servers := c.serve(metricsLn, probeLn)
+	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	c.log.Info("controller started", zap.String("queue_url", c.cfg.QueueURL), zap.Int("workers", c.cfg.Workers),
+		zap.Duration("drain_margin", c.cfg.Policy.Margin), zap.String("rebalance", string(c.cfg.Rebalance)),
+		zap.String("scheduled_maintenance", string(c.cfg.Maintenance)), zap.Bool("delete_unknown", c.cfg.DeleteUnknown),
+		zap.Bool("ec2_fallback", c.nodes.ec2 != nil), zap.Bool("out_of_service_taint", c.cfg.OutOfServiceTaint),
+		zap.Bool("cordon_only", c.cfg.CordonOnly), zap.Bool("dry_run", c.cfg.DryRun), zap.Bool("leader_elect", c.cfg.LeaderElect),
+		zap.String("metrics_addr", metricsLn.Addr().String()), zap.String("probe_addr", probeLn.Addr().String()),
+		zap.String("version", version.Version))
+
+	var bg sync.WaitGroup
+	bg.Go(func() { c.inf.Run(ctx.Done()) })
+	if cache.WaitForCacheSync(ctx.Done(), c.inf.HasSynced) {
+		c.synced.Store(true)
+		if c.cfg.LeaderElect {
+			c.elect(ctx)
+		} else {
+			c.lead(ctx)
+		}
+	}
+	bg.Wait()
+	c.events.Shutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	c.log.Info("controller stopped")
+	return nil
+}
+
+// lead is the leader's work until ctx ends: resume the drains recorded on
+// nodes, receive messages, drain. When it returns, every drain it started
+// has stopped (a new leader resumes them from the nodes' records).
+func (c *Controller) lead(ctx context.Context) {
+	started := c.clock.Now()
+	c.qm.Leader.Set(1)
+	defer c.qm.Leader.Set(0)
+	c.pool = newPool(func(delta int) { c.qm.DrainsInFlight.Add(float64(delta)) })
+	c.pool.start(c.cfg.Workers)
+	as := newActors(ctx, c)
+	resumed := c.resume(as)
+	c.log.Info("leading: receiving messages", zap.Int("drains_resumed", resumed), zap.Duration("took", c.clock.Since(started)))
+	handling := make(chan struct{}, maxHandling)
+	var msgs, recv sync.WaitGroup
+	for range c.cfg.Receivers {
+		recv.Go(func() { c.receive(ctx, as, handling, &msgs) })
+	}
+	recv.Wait()
+	msgs.Wait()
+	as.wait()
+	c.pool.stop()
+	c.qm.DrainsWaiting.Set(0)
+	c.log.Info("no longer leading: receiving stopped, drains stopped (the next leader resumes them)")
+}
+
+// serve starts /metrics and the probes. /readyz is ready once the node
+// index has synced.
+func (c *Controller) serve(metricsLn, probeLn net.Listener) []*http.Server {
+	mm := http.NewServeMux()
+	mm.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg}))
+	pm := http.NewServeMux()
+	pm.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	pm.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !c.synced.Load() {
+			http.Error(w, "node index not synced yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	var out []*http.Server
+	for _, x := range []struct {
+		ln net.Listener
+		h  http.Handler
+	}{{metricsLn, mm}, {probeLn, pm}} {
+		s := &http.Server{Handler: x.h, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := s.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				c.log.Error("server stopped", zap.String("addr", x.ln.Addr().String()), zap.Error(err))
+			}
+		}()
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// runDrain runs one drain on a worker (or only the cordon, --cordon-only),
+// retrying while the API refuses until the deadline, and reports it.
+func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.Request, log *zap.Logger) (interrupt.Outcome, error) {
+	c.qm.DrainsWaiting.Set(float64(c.pool.waiting()))
+	if ctx.Err() != nil {
+		return interrupt.Stopped, nil
+	}
+	if c.cfg.CordonOnly {
+		err := c.retryUntil(ctx, req.Deadline, func() error { return c.actor.Cordon(ctx, req) }, log)
+		switch {
+		case ctx.Err() != nil:
+			return interrupt.Stopped, nil
+		case err != nil:
+			return c.notCordoned(req, err, log), err
+		}
+		c.nodeEvent(req.Node, corev1.EventTypeNormal, "Cordoned", fmt.Sprintf("%s notice: node cordoned and tainted; pods left running (--cordon-only)", req.Kind))
+		return interrupt.Cordoned, nil
+	}
+	var rep *drain.Report
+	err := c.retryUntil(ctx, req.Deadline, func() error {
+		var err error
+		rep, err = c.actor.Drain(ctx, req)
+		if rep != nil && !rep.Cordoned.IsZero() {
+			return nil // the drain itself ran; its report says the rest
+		}
+		return err
+	}, log)
+	if ctx.Err() != nil {
+		log.Info("drain stopped: replaced by an earlier deadline, or this replica is no longer the leader")
+		return interrupt.Stopped, nil
+	}
+	if rep == nil || rep.Cordoned.IsZero() {
+		return c.notCordoned(req, err, log), err
+	}
+	return c.drained(ctx, d, rep, log), rep.Err
+}
+
+func (c *Controller) notCordoned(req drain.Request, err error, log *zap.Logger) interrupt.Outcome {
+	log.Error("draining the node failed: it could not even be cordoned", zap.Error(err))
+	c.m.MissedDeadline.Inc()
+	c.nodeEvent(req.Node, corev1.EventTypeWarning, "DrainMissedDeadline", fmt.Sprintf("%s notice: the node could not be cordoned by its deadline: %v", req.Kind, err))
+	return interrupt.NotCordoned
+}
+
+// drained reports a drain's end as metrics, logs and an Event, and adds
+// the out-of-service taint to an instance going away with pods left.
+func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.Report, log *zap.Logger) interrupt.Outcome {
+	for _, p := range rep.Pods {
+		c.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
+	}
+	fields := []zap.Field{zap.String("summary", rep.Summary()), zap.Int("pods", len(rep.Pods)), zap.Bool("resumed", rep.Resumed || d.Resumed),
+		zap.Duration("spare", rep.Spare()), zap.Time("deadline", rep.Deadline)}
+	if rep.Empty {
+		c.m.DrainDuration.Observe(rep.Finished.Sub(d.Notice.Detected).Seconds())
+		log.Info("drain finished: node empty", fields...)
+		if !(d.Resumed && len(rep.Pods) == 0) {
+			c.nodeEvent(rep.Node, corev1.EventTypeNormal, "Drained", rep.Summary())
+		}
+		return interrupt.Emptied
+	}
+	c.m.MissedDeadline.Inc()
+	log.Warn("drain ended with pods still on the node", fields...)
+	c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
+	if c.cfg.OutOfServiceTaint && d.Notice.Kind == interrupt.ASGTermination {
+		if err := c.outOfService(ctx, rep.Node, log); err != nil {
+			log.Error("adding the out-of-service taint failed", zap.Error(err))
+		}
+	}
+	return interrupt.PodsLeft
+}
+
+// retryUntil calls f until it succeeds, ctx ends or deadline passes,
+// backing off from 250ms to 5s.
+func (c *Controller) retryUntil(ctx context.Context, deadline time.Time, f func() error, log *zap.Logger) error {
+	backoff := wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: 1 << 30, Cap: 5 * time.Second}
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || c.clock.Now().After(deadline) {
+			return err
+		}
+		log.Warn("retrying: the API server did not accept the change", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-c.clock.After(backoff.Step()):
+		}
+	}
+}

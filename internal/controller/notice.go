@@ -1,0 +1,58 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+	"github.com/spot-handler/spot-handler/pkg/queue"
+)
+
+// machineNotice turns a queue notice received at `received` into the state
+// machine's notice, and says whether the controller acts on its kind.
+//
+// An instance state change (stopping, shutting-down, stopped, terminated)
+// is carried as an ASGTermination notice: like an ASG's Terminated state it
+// says the instance is going away with no time left, the machine's policy
+// for it is "drain" here, and an instance has one such slot, so a Spot
+// warning followed by shutting-down restarts the drain to the earlier
+// deadline. ASG lifecycle actions are not handled yet (false).
+func machineNotice(n queue.Notice, received time.Time) (interrupt.Notice, bool) {
+	out := interrupt.Notice{ID: n.ID, Action: n.Action, Deadline: n.Deadline, Detected: received,
+		Source: interrupt.SourceQueue, Description: n.Description, Data: map[string]string{"instance": n.InstanceID}}
+	switch n.Kind {
+	case queue.SpotInterruption:
+		out.Kind = interrupt.SpotInterruption
+	case queue.RebalanceRecommendation:
+		out.Kind = interrupt.RebalanceRecommendation
+	case queue.ScheduledMaintenance:
+		out.Kind = interrupt.ScheduledMaintenance
+	case queue.InstanceStateChange:
+		out.Kind = interrupt.ASGTermination
+	default:
+		return out, false
+	}
+	return out, true
+}
+
+// request is the drain request for a drain the machine chose.
+func request(node string, d interrupt.Drain) drain.Request {
+	return drain.Request{Node: node, Kind: string(d.Notice.Kind), Action: d.Notice.Action, NoticeID: d.Notice.ID,
+		Deadline: d.Deadline, Detected: d.Notice.Detected}
+}
+
+// recorded turns the notice annotation on a node into what the machine
+// resumes from. Only notices a controller recorded (IDs from pkg/queue) are
+// resumed; a notice the DaemonSet agent recorded is the agent's to finish.
+func recorded(n *drain.NodeNotice) (interrupt.Recorded, bool) {
+	if n == nil || !fromQueue(n) {
+		return interrupt.Recorded{}, false
+	}
+	return interrupt.Recorded{Kind: interrupt.Kind(n.Kind), ID: n.ID, Action: n.Action, Source: interrupt.SourceQueue,
+		Deadline: n.Deadline, Detected: n.Detected, TaintOnly: n.TaintOnly}, true
+}
+
+// fromQueue reports whether a node's notice was recorded by a controller.
+func fromQueue(n *drain.NodeNotice) bool {
+	return len(n.ID) > len(queue.IDPrefix) && n.ID[:len(queue.IDPrefix)] == queue.IDPrefix
+}
