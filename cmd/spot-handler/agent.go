@@ -38,6 +38,7 @@ type agentFlags struct {
 	webhookURLFile, webhookTemplateFile string
 	qps                                 float64
 	burst                               int
+	apiTimeout                          time.Duration
 	excludeLabel                        string
 }
 
@@ -56,7 +57,8 @@ func (f *agentFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.maintenance, "scheduled-maintenance", string(agent.DrainNode), "on scheduled maintenance: ignore or drain")
 	fs.StringVar(&f.asg, "asg-lifecycle", string(agent.DrainNode), "on an ASG target lifecycle state of Terminated: ignore or drain")
 	fs.BoolVar(&c.CordonOnly, "cordon-only", false, "cordon and taint on a notice, evict nothing")
-	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done; change nothing")
+	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done; change nothing (no patch, no Event, no webhook)")
+	fs.BoolVar(&c.DryRunWebhook, "dry-run-webhook", false, "with --dry-run, still post the webhooks, marked dry-run")
 	fs.BoolVar(&c.AllowRehearsal, "allow-rehearsal", false, "treat the node annotation "+agent.RehearsalAnnotation+"=<RFC3339> as a Spot notice (see 'spot-handler rehearse')")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", ":9102", "listen address of /metrics")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz and /readyz")
@@ -67,6 +69,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.webhookTemplateFile, "webhook-template", "", "file with a Go text/template for the webhook body; default Slack-compatible {\"text\": ...}")
 	fs.Float64Var(&f.qps, "kube-api-qps", 50, "Kubernetes API queries per second during a drain (none are made in steady state)")
 	fs.IntVar(&f.burst, "kube-api-burst", 150, "Kubernetes API burst: 110 pods' evictions fit in one burst")
+	fs.DurationVar(&f.apiTimeout, "kube-api-timeout", agent.DefaultAPITimeout, "bound on each Kubernetes API call except watches; a hung call is retried, never waited on")
 }
 
 // config finishes the agent's Config from the flags, reading files.
@@ -118,7 +121,10 @@ func runAgent(ctx context.Context, args []string, io stdio) error {
 		return usageError{fmt.Errorf("spot-handler agent: %w", err)}
 	}
 	defer func() { _ = log.Sync() }()
-	kube, err := kubeClient(f.kubeconfig, f.qps, f.burst)
+	if f.apiTimeout <= 0 {
+		return usagef("spot-handler agent: --kube-api-timeout=%v: use a positive duration (default %v)", f.apiTimeout, agent.DefaultAPITimeout)
+	}
+	kube, err := kubeClient(f.kubeconfig, f.qps, f.burst, f.apiTimeout)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler agent: %w", err)}
 	}
@@ -154,8 +160,9 @@ func newLogger(format, level string, io stdio) (*zap.Logger, error) {
 }
 
 // kubeClient loads the kubeconfig (or the in-cluster config) and builds a
-// clientset; it does not contact the server.
-func kubeClient(path string, qps float64, burst int) (kubernetes.Interface, error) {
+// clientset whose calls but watches end after timeout (0: no bound); it
+// does not contact the server.
+func kubeClient(path string, qps float64, burst int, timeout time.Duration) (kubernetes.Interface, error) {
 	var cfg *rest.Config
 	var err error
 	if path == "" {
@@ -171,6 +178,7 @@ func kubeClient(path string, qps float64, burst int) (kubernetes.Interface, erro
 	}
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	cfg.UserAgent = "spot-handler"
+	agent.BoundCalls(cfg, timeout)
 	return kubernetes.NewForConfig(cfg)
 }
 

@@ -19,12 +19,15 @@ const rehearseHelp = `Rehearse a Spot interruption on one node of a (stage) clus
 waiting for AWS. It annotates the node with
   ` + agent.RehearsalAnnotation + `=<termination time>
 and the spot-handler agent on that node, if it was started with
---allow-rehearsal (chart value rehearsal.enabled), treats it as a real Spot
-notice: it cordons, taints and drains the node. This command then follows the
-drain and prints its timeline, and exits 0 if the node was empty before the
-termination time minus the margin.
+--allow-rehearsal (chart value agent.allowRehearsal), treats it as a real
+Spot notice: it cordons, taints and drains the node. A real notice always
+wins over a rehearsal; rehearsing again updates the one rehearsal (an
+earlier time drains to it). This command then follows the drain and prints
+its timeline, and exits 0 if the node was empty before the termination time
+minus the margin.
 
-Undo with --undo: the annotation is removed and the agent uncordons the node.
+Undo with --undo: the annotation is removed and the agent uncordons the node,
+also if it was not running when the annotation went.
 Needs RBAC to get, watch and patch nodes and to watch pods.`
 
 // runRehearse annotates a node for a rehearsed interruption (or removes the
@@ -47,7 +50,7 @@ func runRehearse(ctx context.Context, args []string, io stdio) error {
 	if *in < 10*time.Second && !*undo {
 		return usagef("spot-handler rehearse: --in=%v is shorter than 10s: the agent needs a second to notice and pods need time to go", *in)
 	}
-	kube, err := kubeClient(*kubeconfig, 20, 40)
+	kube, err := kubeClient(*kubeconfig, 20, 40, agent.DefaultAPITimeout)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler rehearse: %w", err)}
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/internal/version"
 	"github.com/spot-handler/spot-handler/pkg/drain"
@@ -47,29 +48,23 @@ type Agent struct {
 	m       *metrics.Metrics
 	log     *zap.Logger
 	clock   clock.WithTicker
-	actor   drain.Interface
+	actor   drain.Interface // the Drainer, or DryRun with --dry-run
+	out     effects         // liveEffects, or dryEffects with --dry-run
 	watcher *imds.Watcher
 	imds    *imds.Client
-	events  record.EventBroadcaster
-	rec     record.EventRecorder
+	events  record.EventBroadcaster // nil with --dry-run
 	hook    *webhook
 
 	started  time.Time
 	apiReady atomic.Bool
 	identity atomic.Pointer[imds.Identity]
 
-	mu      sync.Mutex
-	current *activeDrain           // the drain running, if any
-	acted   map[string]imds.Notice // notices acted on, by ID, so a cancellation undoes them
-	drains  sync.WaitGroup
-}
-
-// activeDrain is a drain in progress.
-type activeDrain struct {
-	notice   imds.Notice
-	deadline time.Time
-	cancel   context.CancelFunc
-	done     chan struct{}
+	// Owned by the loop goroutine (Run): the state machine and the work
+	// that carries out its actions. Everything else reports through inbox.
+	machine *interrupt.Machine
+	work    *nodeWork
+	inbox   chan interrupt.Event
+	busy    inflight // drains and node writes in flight
 }
 
 // New checks cfg and builds the agent. Its errors are configuration errors.
@@ -81,13 +76,24 @@ func New(cfg Config, d Deps) (*Agent, error) {
 		d.Clock = clock.RealClock{}
 	}
 	a := &Agent{cfg: cfg, kube: d.Kube, reg: d.Registry, m: d.Metrics, log: d.Logger, clock: d.Clock,
-		acted: map[string]imds.Notice{}}
+		machine: interrupt.New(cfg.machine()), inbox: make(chan interrupt.Event, 64)}
 	cfg.Policy.SelfNamespace, cfg.Policy.SelfName = cfg.PodNamespace, cfg.PodName
 	var err error
+	if a.hook, err = newWebhook(cfg.WebhookURL, cfg.WebhookTemplate, d.WebhookClient, d.Metrics, d.Logger); err != nil {
+		return nil, err
+	}
 	if cfg.DryRun {
 		a.actor, err = drain.NewDryRun(d.Kube, cfg.Policy, d.Clock, d.Logger)
+		dry := &dryEffects{log: d.Logger}
+		if cfg.DryRunWebhook {
+			dry.hook = a.hook
+		}
+		a.out = dry
 	} else {
 		a.actor, err = drain.New(d.Kube, cfg.Policy, d.Clock, d.Logger)
+		a.events = record.NewBroadcaster()
+		rec := a.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "spot-handler", Host: cfg.NodeName})
+		a.out = &liveEffects{node: cfg.NodeName, rec: rec, hook: a.hook, m: d.Metrics, clock: d.Clock, ident: &a.identity}
 	}
 	if err != nil {
 		return nil, err
@@ -98,11 +104,6 @@ func New(cfg Config, d Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.watcher = imds.NewWatcher(a.imds)
-	if a.hook, err = newWebhook(cfg.WebhookURL, cfg.WebhookTemplate, d.WebhookClient, d.Metrics, d.Logger); err != nil {
-		return nil, err
-	}
-	a.events = record.NewBroadcaster()
-	a.rec = a.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "spot-handler", Host: cfg.NodeName})
 	d.Metrics.BuildInfo.WithLabelValues(version.Version, version.GoVersion()).Set(1)
 	return a, nil
 }
@@ -122,8 +123,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("listening for probes on %s (--probe-addr): %w", a.cfg.ProbeAddr, err)
 	}
 	servers := a.serve(metricsLn, probeLn)
-	a.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.kube.CoreV1().Events("")})
-
+	if a.events != nil {
+		a.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.kube.CoreV1().Events("")})
+	}
 	a.log.Info("agent started", zap.String("node", a.cfg.NodeName), zap.String("imds_endpoint", a.cfg.IMDSEndpoint),
 		zap.Duration("poll_interval", a.cfg.PollInterval), zap.Duration("drain_margin", a.cfg.Policy.Margin),
 		zap.String("pdb_fallback", string(a.cfg.Policy.PDBFallback)), zap.String("taint_effect", string(a.cfg.Policy.TaintEffect)),
@@ -133,36 +135,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		zap.Bool("webhook", a.cfg.WebhookURL != ""), zap.String("metrics_addr", metricsLn.Addr().String()),
 		zap.String("probe_addr", probeLn.Addr().String()), zap.String("version", version.Version))
 
+	a.work = newNodeWork(ctx, a)
 	notices := make(chan imds.Notice, 16)
 	var bg sync.WaitGroup
 	bg.Go(func() { _ = a.watcher.Run(ctx, notices) })
 	bg.Go(func() { a.learnIdentity(ctx) })
 	bg.Go(func() { a.resume(ctx) })
 	if a.cfg.AllowRehearsal {
-		bg.Go(func() { a.watchRehearsal(ctx, notices) })
+		bg.Go(func() { a.watchRehearsal(ctx) })
+	} else {
+		// Nothing will set a rehearsal: one recorded on the node is gone.
+		a.inbox <- interrupt.Synced{Source: interrupt.SourceRehearsal}
 	}
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case n := <-notices:
-			func() {
-				defer a.survive("notice handling", a.log)
-				a.handle(ctx, n)
-			}()
-		}
-	}
-	a.mu.Lock()
-	draining := a.current != nil
-	a.mu.Unlock()
-	if draining {
-		a.log.Info("termination signal received while draining: finishing the drain first", zap.String("node", a.cfg.NodeName))
-	}
-	a.drains.Wait()
+	a.loop(ctx, notices)
 	bg.Wait()
 	a.hook.wait()
-	a.events.Shutdown()
+	if a.events != nil {
+		a.events.Shutdown()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	for _, s := range servers {
@@ -170,6 +160,55 @@ loop:
 	}
 	a.log.Info("agent stopped", zap.String("node", a.cfg.NodeName))
 	return nil
+}
+
+// loop is the one goroutine that owns the state machine: it applies the
+// notices and the reports of drains, the resume check and the rehearsal
+// watch, until ctx ends and then until the drains in flight have ended.
+func (a *Agent) loop(ctx context.Context, notices <-chan imds.Notice) {
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case n := <-notices:
+			a.apply(ctx, fromIMDS(n))
+		case ev := <-a.inbox:
+			if s, ok := ev.(interrupt.Synced); ok && s.Source == interrupt.SourceIMDS {
+				a.applyPending(ctx, notices) // the cycle that synced delivered these first
+			}
+			a.apply(ctx, ev)
+		}
+	}
+	if a.work.running() {
+		a.log.Info("termination signal received while draining: finishing the drain first", zap.String("node", a.cfg.NodeName))
+	}
+	for {
+		select {
+		case ev := <-a.inbox:
+			a.apply(ctx, ev)
+		case <-a.busy.Idle():
+			return
+		}
+	}
+}
+
+// applyPending applies the notices already waiting in notices.
+func (a *Agent) applyPending(ctx context.Context, notices <-chan imds.Notice) {
+	for {
+		select {
+		case n := <-notices:
+			a.apply(ctx, fromIMDS(n))
+		default:
+			return
+		}
+	}
+}
+
+// report hands ev to the loop unless ctx ends first.
+func (a *Agent) report(ctx context.Context, ev interrupt.Event) {
+	select {
+	case a.inbox <- ev:
+	case <-ctx.Done():
+	}
 }
 
 // learnIdentity reads the instance's identity (retrying until ctx ends) and

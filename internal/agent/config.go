@@ -13,26 +13,23 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
-// Action is what the agent does about a kind of notice.
-type Action string
+// Action is what the agent does about a kind of notice (the state
+// machine's Response).
+type Action = interrupt.Response
 
 // The actions.
 const (
-	Ignore Action = "ignore"
-	// TaintOnly adds a PreferNoSchedule taint: new pods avoid the node,
-	// running pods stay.
-	TaintOnly Action = "taint"
-	// DrainNode cordons, taints and drains the node.
-	DrainNode Action = "drain"
+	Ignore    = interrupt.Ignore
+	TaintOnly = interrupt.TaintOnly
+	DrainNode = interrupt.DrainNode
 )
 
-// DefaultDeadline is the deadline given to a notice IMDS gives no time for
-// (an ASG Terminated state, a rebalance recommendation set to drain): AWS's
-// Spot notice length, the shortest any reclaim gives.
-const DefaultDeadline = 2 * time.Minute
+// DefaultAPITimeout bounds each Kubernetes API call but watches.
+const DefaultAPITimeout = 10 * time.Second
 
 // Config is the agent's configuration, one field per flag.
 type Config struct {
@@ -51,8 +48,11 @@ type Config struct {
 	Rebalance, ScheduledMaintenance, ASGLifecycle Action
 	// CordonOnly cordons and taints on a notice but evicts nothing.
 	CordonOnly bool
-	// DryRun logs what would be done and changes nothing.
+	// DryRun logs what would be done and changes nothing: no patch, no
+	// Event, no webhook unless DryRunWebhook.
 	DryRun bool
+	// DryRunWebhook posts the webhook in a dry run too, marked dry-run.
+	DryRunWebhook bool
 	// AllowRehearsal treats the node annotation RehearsalAnnotation as a
 	// Spot notice (see `spot-handler rehearse`).
 	AllowRehearsal bool
@@ -92,4 +92,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--poll-interval=%v: use 100ms to 30s (a Spot notice gives 2 minutes; the default 1s costs under 1%% of them)", c.PollInterval)
 	}
 	return nil
+}
+
+// machine is the state machine's policy for c.
+func (c *Config) machine() interrupt.Config {
+	return interrupt.Config{Rebalance: c.Rebalance, Maintenance: c.ScheduledMaintenance, ASG: c.ASGLifecycle, Margin: c.Policy.Margin}
 }

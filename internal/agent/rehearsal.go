@@ -10,12 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/spot-handler/spot-handler/pkg/imds"
+	"github.com/spot-handler/spot-handler/internal/interrupt"
 )
 
 // RehearsalAnnotation, set on a node to an RFC 3339 time, is a rehearsed
 // Spot interruption with that termination time. Only an agent started with
-// --allow-rehearsal acts on it; removing it withdraws the notice.
+// --allow-rehearsal acts on it; changing the time updates it, removing it
+// withdraws it, and a real notice always wins over it.
 const RehearsalAnnotation = "spot-handler.io/rehearse-interruption"
 
 // rehearsalPrefix starts the ID of a rehearsed notice.
@@ -23,21 +24,22 @@ const rehearsalPrefix = "rehearsal-"
 
 // RehearsalNotice turns the annotation's value into the notice it stands
 // for; ok is false if the value is not an RFC 3339 time.
-func RehearsalNotice(value string, detected time.Time) (imds.Notice, bool) {
+func RehearsalNotice(value string, detected time.Time) (interrupt.Notice, bool) {
 	t, err := time.Parse(time.RFC3339, value)
 	if err != nil {
-		return imds.Notice{}, false
+		return interrupt.Notice{}, false
 	}
-	return imds.Notice{Kind: imds.SpotInterruption, ID: rehearsalPrefix + t.UTC().Format(time.RFC3339), Action: "terminate",
-		Deadline: t, Detected: detected, Description: "rehearsal (" + RehearsalAnnotation + ")"}, true
+	return interrupt.Notice{Kind: interrupt.SpotInterruption, ID: rehearsalPrefix + t.UTC().Format(time.RFC3339), Action: "terminate",
+		Deadline: t, Detected: detected, Source: interrupt.SourceRehearsal, Description: "rehearsal (" + RehearsalAnnotation + ")"}, true
 }
 
 // watchRehearsal watches this one Node (a field selector: no other node is
-// read) and sends a Spot notice when the rehearsal annotation appears, and
-// its withdrawal when it goes.
-func (a *Agent) watchRehearsal(ctx context.Context, out chan<- imds.Notice) {
+// read) and reports the rehearsal annotation as set or cleared when it
+// changes. Its first answer after a start is always reported: it tells the
+// state machine whether a rehearsal recorded on the node is still wanted.
+func (a *Agent) watchRehearsal(ctx context.Context) {
 	log := a.log.With(zap.String("node", a.cfg.NodeName))
-	var sent *imds.Notice
+	reported, last := false, ""
 	sel := fields.OneTermEqualSelector("metadata.name", a.cfg.NodeName).String()
 	for ctx.Err() == nil {
 		w, err := a.kube.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{FieldSelector: sel})
@@ -56,28 +58,23 @@ func (a *Agent) watchRehearsal(ctx context.Context, out chan<- imds.Notice) {
 				continue
 			}
 			v, has := node.Annotations[RehearsalAnnotation]
+			if !has {
+				v = "\x00absent"
+			}
+			if reported && v == last {
+				continue
+			}
+			reported, last = true, v
 			n, valid := RehearsalNotice(v, a.clock.Now())
 			switch {
 			case has && !valid:
 				log.Error("rehearsal annotation is not an RFC 3339 time; ignored", zap.String("value", v))
-			case has && (sent == nil || sent.ID != n.ID):
-				log.Info("rehearsal requested", zap.Time("deadline", n.Deadline))
-				sent = &n
-				send(ctx, out, n)
-			case !has && sent != nil:
-				c := *sent
-				c.Canceled = true
-				sent = nil
-				send(ctx, out, c)
+			case has:
+				a.report(ctx, interrupt.RehearsalSet{Notice: n})
+			default:
+				a.report(ctx, interrupt.RehearsalCleared{})
 			}
 		}
 		w.Stop()
-	}
-}
-
-func send(ctx context.Context, out chan<- imds.Notice, n imds.Notice) {
-	select {
-	case out <- n:
-	case <-ctx.Done():
 	}
 }

@@ -2,76 +2,164 @@ package agent
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 	"github.com/spot-handler/spot-handler/pkg/imds"
 )
 
-// report turns a drain's Report into metrics, logs, Events on the node and
-// on each pod, and a webhook call.
-func (a *Agent) report(n imds.Notice, rep *drain.Report, err error, log *zap.Logger) {
-	a.m.DetectionToCordon.Observe(rep.Cordoned.Sub(n.Detected).Seconds())
-	fields := []zap.Field{zap.Int("pods", len(rep.Pods)), zap.Bool("empty", rep.Empty),
-		zap.Duration("took", rep.Finished.Sub(n.Detected)), zap.Duration("spare", rep.Spare()),
-		zap.Duration("all_evictions_accepted_after", rep.AllAccepted.Sub(n.Detected)), zap.Bool("resumed", rep.Resumed)}
-	for o, c := range rep.Counts() {
-		fields = append(fields, zap.Int(string(o), c))
-	}
-	if err != nil {
-		fields = append(fields, zap.Error(err))
-	}
-	if a.cfg.DryRun {
-		log.Info("dry-run: drain planned, nothing changed", fields...)
-		return
-	}
+// effects are how the agent's decisions reach people: Events, webhooks
+// and what a drain's end is reported as. liveEffects does it; dryEffects
+// (--dry-run) only logs, and posts webhooks marked dry-run if asked to.
+type effects interface {
+	// nodeEvent records an Event on the node.
+	nodeEvent(typ, reason, msg string)
+	// post sends a webhook.
+	post(d hookData)
+	// drained reports a drain's end as metrics, logs, Events and a webhook,
+	// and says how it ended.
+	drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome
+	// cordoned reports a cordon-only drain.
+	cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome
+	// notCordoned reports a drain that could not even cordon by its deadline.
+	notCordoned(d interrupt.Drain, err error, log *zap.Logger) interrupt.Outcome
+}
+
+// liveEffects records Events, posts webhooks and counts drain results.
+type liveEffects struct {
+	node  string
+	rec   record.EventRecorder
+	hook  *webhook
+	m     *metrics.Metrics
+	clock clock.PassiveClock
+	ident *atomic.Pointer[imds.Identity]
+}
+
+func (e *liveEffects) nodeEvent(typ, reason, msg string) {
+	ref := &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: e.node, UID: types.UID(e.node)}
+	e.rec.Event(ref, typ, reason, msg)
+}
+
+func (e *liveEffects) post(d hookData) { e.hook.send(d) }
+
+func (e *liveEffects) cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome {
+	e.m.DetectionToCordon.Observe(e.clock.Since(d.Notice.Detected).Seconds())
+	e.nodeEvent(corev1.EventTypeNormal, "Cordoned", fmt.Sprintf("%s notice: node cordoned and tainted; pods left running (--cordon-only)", d.Notice.Kind))
+	log.Info("node cordoned (--cordon-only): pods stay")
+	return interrupt.Cordoned
+}
+
+func (e *liveEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger) interrupt.Outcome {
+	log.Error("draining the node failed: it could not even be cordoned", zap.Error(err))
+	e.m.MissedDeadline.Inc()
+	e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", fmt.Sprintf("%s notice: the node could not be cordoned by its deadline: %v", d.Notice.Kind, err))
+	return interrupt.NotCordoned
+}
+
+// drained turns a drain's Report into metrics, logs, Events on the node
+// and on each pod, and a webhook call.
+func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome {
+	n := d.Notice
+	e.m.DetectionToCordon.Observe(rep.Cordoned.Sub(n.Detected).Seconds())
+	fields := reportFields(d, rep, err, resumed)
 	for _, p := range rep.Pods {
-		a.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
-		a.podEvent(p, n)
+		e.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
+		e.podEvent(p, n)
 	}
+	out := interrupt.Emptied
 	if rep.Empty {
-		a.m.DrainDuration.Observe(rep.Finished.Sub(n.Detected).Seconds())
+		e.m.DrainDuration.Observe(rep.Finished.Sub(n.Detected).Seconds())
 		log.Info("drain finished: node empty", fields...)
-		a.nodeEvent(corev1.EventTypeNormal, "Drained", "%s", rep.Summary())
+		e.nodeEvent(corev1.EventTypeNormal, "Drained", rep.Summary())
 	} else {
-		a.m.MissedDeadline.Inc()
+		out = interrupt.PodsLeft
+		e.m.MissedDeadline.Inc()
 		log.Error("drain missed its deadline: pods still running", fields...)
 		for _, p := range rep.Blocking() {
 			log.Warn("pod still running at deadline", zap.String("pod", p.Namespace+"/"+p.Name),
 				zap.String("reason", p.Reason), zap.String("pdb", p.PDB), zap.Int("attempts", p.Attempts))
 		}
-		a.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", "%s", rep.Summary())
+		e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
 	}
 	for _, p := range rep.Pods {
 		if p.Warning != "" && p.Outcome != drain.RunningAtDeadline {
 			log.Info("pod drained with loss", zap.String("pod", p.Namespace+"/"+p.Name), zap.String("warning", p.Warning))
 		}
 	}
-	a.hook.send(hookData{Event: "drained", Node: a.cfg.NodeName, Kind: string(n.Kind), Action: n.Action,
-		Deadline: rep.Deadline, Summary: rep.Summary(), Empty: rep.Empty, Identity: a.identity.Load()})
+	e.hook.send(hookData{Event: "drained", Node: e.node, Kind: string(n.Kind), Action: n.Action,
+		Deadline: rep.Deadline, Summary: rep.Summary(), Empty: rep.Empty, Identity: e.ident.Load()})
+	return out
+}
+
+// reportFields are the log fields of a drain's end.
+func reportFields(d interrupt.Drain, rep *drain.Report, err error, resumed bool) []zap.Field {
+	det := d.Notice.Detected
+	fields := []zap.Field{zap.Int("pods", len(rep.Pods)), zap.Bool("empty", rep.Empty),
+		zap.Duration("took", rep.Finished.Sub(det)), zap.Duration("spare", rep.Spare()),
+		zap.Duration("all_evictions_accepted_after", rep.AllAccepted.Sub(det)), zap.Bool("resumed", resumed || rep.Resumed)}
+	for o, c := range rep.Counts() {
+		fields = append(fields, zap.Int(string(o), c))
+	}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	return fields
 }
 
 // podEvent records what happened to one pod on the pod itself.
-func (a *Agent) podEvent(p drain.PodResult, n imds.Notice) {
+func (e *liveEffects) podEvent(p drain.PodResult, n interrupt.Notice) {
 	ref := &corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name, UID: p.UID}
 	switch p.Outcome {
 	case drain.Evicted:
-		a.rec.Eventf(ref, corev1.EventTypeNormal, "EvictedBySpotHandler", "%s notice on node %s: %s", n.Kind, a.cfg.NodeName, p.Reason)
+		e.rec.Eventf(ref, corev1.EventTypeNormal, "EvictedBySpotHandler", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
 	case drain.DeletedAfterCutoff:
-		a.rec.Eventf(ref, corev1.EventTypeWarning, "DeletedAfterPDBCutoff", "%s notice on node %s: %s", n.Kind, a.cfg.NodeName, p.Reason)
+		e.rec.Eventf(ref, corev1.EventTypeWarning, "DeletedAfterPDBCutoff", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
 	case drain.RunningAtDeadline:
-		a.rec.Eventf(ref, corev1.EventTypeWarning, "RunningAtDeadline", "%s notice on node %s: %s", n.Kind, a.cfg.NodeName, p.Reason)
+		e.rec.Eventf(ref, corev1.EventTypeWarning, "RunningAtDeadline", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
 	}
 }
 
-// nodeEvent records an Event on this agent's Node.
-func (a *Agent) nodeEvent(typ, reason, format string, args ...any) {
-	ref := &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)}
-	a.rec.Event(ref, typ, reason, fmt.Sprintf(format, args...))
+// dryEffects is --dry-run: it logs what it would record and reports a
+// planned drain as planned, never as a failure.
+type dryEffects struct {
+	hook *webhook // nil unless --dry-run-webhook
+	log  *zap.Logger
+}
+
+func (e *dryEffects) nodeEvent(typ, reason, msg string) {
+	e.log.Info("dry-run: would record Event", zap.String("type", typ), zap.String("reason", reason), zap.String("message", msg))
+}
+
+func (e *dryEffects) post(d hookData) {
+	if e.hook != nil {
+		d.DryRun = true
+		d.Event = "dry-run " + d.Event
+		e.hook.send(d)
+	}
+}
+
+func (e *dryEffects) cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome {
+	log.Info("dry-run: cordon planned (--cordon-only), nothing changed")
+	return interrupt.Planned
+}
+
+func (e *dryEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger) interrupt.Outcome {
+	log.Warn("dry-run: the node could not be read to plan the drain", zap.Error(err))
+	return interrupt.Planned
+}
+
+func (e *dryEffects) drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome {
+	log.Info("dry-run: drain planned, nothing changed", reportFields(d, rep, err, resumed)...)
+	return interrupt.Planned
 }
 
 // rfc3339 formats t for people and webhooks.

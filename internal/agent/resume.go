@@ -9,26 +9,29 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
 // resume runs once at start-up. It reads this node (retrying until the API
-// answers: that answer makes /readyz ready) and, if a previous agent left a
-// notice on it, waits for IMDS's first full answer: a notice still present
-// is delivered again by the watcher and its drain resumes; a notice gone
-// (canceled maintenance, a false alarm) is undone with Uncordon.
+// answers: that answer makes /readyz ready) and reports what a previous
+// agent recorded on it; then it waits for IMDS's first full answer and
+// reports it as synced, so the state machine undoes a recorded notice that
+// IMDS no longer shows (a canceled event, a false alarm, an instance back
+// from a stop) and keeps one it shows again (the drain resumes).
 func (a *Agent) resume(ctx context.Context) {
 	log := a.log.With(zap.String("node", a.cfg.NodeName))
-	var notice *drain.NodeNotice
 	backoff := wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
 	for {
 		n, err := a.kube.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 		if err == nil {
 			a.apiReady.Store(true)
-			notice, err = a.actor.Notice(ctx, n.Name)
+			rec, err := drain.ReadNotice(n)
 			if err != nil {
-				log.Error("the node's notice annotation is unreadable; leaving it", zap.Error(err))
-				return
+				log.Error("the node's notice annotation is unreadable: it is removed unless a notice needs the node", zap.Error(err))
+				a.report(ctx, interrupt.Resumed{Unreadable: err})
+			} else {
+				a.report(ctx, interrupt.Resumed{Record: recorded(rec)})
 			}
 			break
 		}
@@ -40,45 +43,27 @@ func (a *Agent) resume(ctx context.Context) {
 		case <-a.clock.After(backoff.Step()):
 		}
 	}
-	if notice == nil {
-		return
-	}
-	log.Info("node carries a notice from an earlier agent", zap.String("kind", notice.Kind), zap.String("notice_id", notice.ID),
-		zap.Time("deadline", notice.Deadline))
-	if a.cfg.AllowRehearsal && strings.HasPrefix(notice.ID, rehearsalPrefix) {
-		return // the rehearsal watch delivers it again, or its withdrawal
-	}
 	// Wait for a complete poll cycle that reached IMDS.
-	for {
-		if !a.watcher.LastSuccess().Before(a.started) && a.watcher.LastPoll().After(a.started.Add(a.cfg.PollInterval)) {
-			break
-		}
+	for !(!a.watcher.LastSuccess().Before(a.started) && a.watcher.LastPoll().After(a.started.Add(a.cfg.PollInterval))) {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.clock.After(a.cfg.PollInterval / 4):
 		}
 	}
-	for _, n := range a.watcher.Current() {
-		// The same notice, or a newer version of it (its time changed).
-		if n.ID == notice.ID || string(n.Kind) == notice.Kind {
-			log.Info("notice still present: resuming its drain", zap.String("notice_id", n.ID))
-			return
-		}
+	a.report(ctx, interrupt.Synced{Source: interrupt.SourceIMDS})
+}
+
+// recorded is the state machine's view of the node's notice record; a
+// rehearsal is told by its ID.
+func recorded(n *drain.NodeNotice) *interrupt.Recorded {
+	if n == nil {
+		return nil
 	}
-	a.mu.Lock()
-	busy := len(a.acted) > 0 || a.current != nil
-	a.mu.Unlock()
-	if busy {
-		// This agent is already acting on a current notice (the annotation
-		// may even be its own): leave the node to that.
-		log.Info("a current notice is being handled: leaving the node as it is", zap.String("notice_id", notice.ID))
-		return
+	src := interrupt.SourceIMDS
+	if strings.HasPrefix(n.ID, rehearsalPrefix) {
+		src = interrupt.SourceRehearsal
 	}
-	log.Info("notice no longer present (canceled or false alarm): uncordoning", zap.String("notice_id", notice.ID))
-	if err := a.actor.Uncordon(ctx, a.cfg.NodeName); err != nil {
-		log.Error("uncordoning the node failed", zap.Error(err))
-		return
-	}
-	a.nodeEvent("Normal", "Uncordoned", "notice %s (%s) is gone since the last agent ran: node uncordoned", notice.ID, notice.Kind)
+	return &interrupt.Recorded{Kind: interrupt.Kind(n.Kind), ID: n.ID, Action: n.Action, Source: src,
+		Deadline: n.Deadline, Detected: n.Detected, TaintOnly: n.TaintOnly}
 }

@@ -17,8 +17,8 @@ func TestSurviveRecoversAndCounts(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	a := &Agent{m: metrics.New(prometheus.NewRegistry()), log: zap.New(core)}
 	func() {
-		defer a.survive("drain", a.log)
-		panic("a bug in a drain") // what survive is for
+		defer func() { a.survived(recover(), "drain", a.log) }()
+		panic("a bug in a drain") // what survived is for
 	}()
 	if got := testutil.ToFloat64(a.m.MissedDeadline); got != 1 {
 		t.Errorf("missed deadline counter = %v, want 1", got)

@@ -27,8 +27,11 @@ const DefaultWebhookTemplate = `{"text": {{ json (printf "spot-handler: %s on no
 
 // hookData is what a webhook template sees.
 type hookData struct {
-	// Event is notice, drained or canceled.
+	// Event is notice, drained or canceled; in a dry run (--dry-run-webhook)
+	// "dry-run notice" or "dry-run canceled".
 	Event string
+	// DryRun is true when the agent runs with --dry-run and changed nothing.
+	DryRun bool
 	// Node, Kind (notice kind), Action (terminate, ...) and Policy (what the
 	// agent does about it).
 	Node, Kind, Action, Policy string
