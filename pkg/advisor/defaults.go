@@ -126,17 +126,17 @@ func applyDefaults(cands []Candidate, req Requirements) (kept []Candidate, out [
 		}
 		sort.Strings(types)
 		e := Exclusion{Group: g.Name, Types: types}
+		var cs []string
+		for c := range cats[i] {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
 		switch {
 		case g.Name == "burstable":
 			e.Include = "--burstable"
 		case g.accelerated:
-			e.Include = "--gpus N"
+			e.Include = "--category " + strings.Join(cs, ",") + " or --gpus N"
 		default:
-			var cs []string
-			for c := range cats[i] {
-				cs = append(cs, c)
-			}
-			sort.Strings(cs)
 			e.Include = "--category " + strings.Join(cs, ",")
 		}
 		out = append(out, e)

@@ -154,7 +154,7 @@ func TestRecommendRanksByRiskCost(t *testing.T) {
 	if want := round(0.06528/m5.AllocGiB*4, 6); m5.UnitCost != want {
 		t.Errorf("m5.xlarge unit cost = %v, want %v (memory runs out first)", m5.UnitCost, want)
 	}
-	if len(res.Excluded) != 2 || res.Excluded[0].String() != "1 burstable (t3.xlarge; --burstable)" || res.Excluded[1].String() != "1 GPU and accelerator (g5.xlarge; --gpus N)" {
+	if len(res.Excluded) != 2 || res.Excluded[0].String() != "1 burstable (t3.xlarge; --burstable)" || res.Excluded[1].String() != "1 GPU and accelerator (g5.xlarge; --category g or --gpus N)" {
 		t.Errorf("excluded = %+v", res.Excluded)
 	}
 	sp := res.SetPrice
