@@ -1,0 +1,115 @@
+package lifecycle
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"go.uber.org/zap"
+)
+
+// hold is one action whose heartbeats run in a goroutine.
+type hold struct {
+	rec    Record
+	sched  Schedule
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	last time.Time // the last accepted heartbeat, or the action's start
+	gone bool      // Auto Scaling has the action no longer pending
+}
+
+func (h *hold) lastBeat() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+func (h *hold) isGone() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gone
+}
+
+// hold starts the heartbeats of rec under key, replacing any for that key;
+// now sends the first at once (a resumed action: the last one's time is
+// unknown).
+func (m *Manager) hold(ctx context.Context, key string, rec Record, now bool) *hold {
+	hctx, cancel := context.WithCancel(ctx)
+	h := &hold{rec: rec, sched: newSchedule(rec.hook(), rec.Started, rec.Deadline, m.cfg.HeartbeatFraction),
+		cancel: cancel, done: make(chan struct{}), last: rec.Started}
+	m.mu.Lock()
+	if old := m.held[key]; old != nil {
+		old.cancel()
+	}
+	m.held[key] = h
+	m.mu.Unlock()
+	m.metrics.Held.Inc()
+	go func() {
+		defer close(h.done)
+		defer m.metrics.Held.Dec()
+		m.beat(hctx, key, h, now)
+	}()
+	return h
+}
+
+// release stops h's heartbeats, waits for them to end, and forgets key if
+// it still holds h.
+func (m *Manager) release(key string, h *hold) {
+	if h == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+	m.mu.Lock()
+	if m.held[key] == h {
+		delete(m.held, key)
+	}
+	m.mu.Unlock()
+}
+
+// beat sends h's heartbeats on its schedule until none is needed, the
+// action is gone, or ctx ends. A failed heartbeat is retried soon.
+func (m *Manager) beat(ctx context.Context, key string, h *hold, now bool) {
+	log := m.log.With(zap.String("key", key), zap.String("instance", h.rec.Instance), zap.String("group", h.rec.Group),
+		zap.String("hook", h.rec.Hook))
+	in := &autoscaling.RecordLifecycleActionHeartbeatInput{AutoScalingGroupName: aws.String(h.rec.Group),
+		LifecycleHookName: aws.String(h.rec.Hook), LifecycleActionToken: aws.String(h.rec.Token), InstanceId: aws.String(h.rec.Instance)}
+	due, ok := m.clock.Now(), true
+	if !now {
+		due, ok = h.sched.Next(h.lastBeat())
+	}
+	for ok {
+		if !m.sleepUntil(ctx, due) {
+			return
+		}
+		_, err := m.asg.RecordLifecycleActionHeartbeat(ctx, in)
+		switch {
+		case err == nil:
+			at := m.clock.Now()
+			h.mu.Lock()
+			h.last = at
+			h.mu.Unlock()
+			m.metrics.Heartbeats.WithLabelValues(OutcomeOK).Inc()
+			log.Debug("lifecycle heartbeat sent", zap.Time("holds_until", h.sched.Expires(at)))
+			due, ok = h.sched.Next(at)
+		case isGone(err):
+			h.mu.Lock()
+			h.gone = true
+			h.mu.Unlock()
+			m.metrics.Heartbeats.WithLabelValues(OutcomeGone).Inc()
+			log.Warn("lifecycle action no longer pending (completed elsewhere or timed out): heartbeats stop", zap.Error(err))
+			return
+		case ctx.Err() != nil:
+			return
+		default:
+			m.metrics.Heartbeats.WithLabelValues(OutcomeError).Inc()
+			due = h.sched.Retry(m.clock.Now())
+			log.Error("lifecycle heartbeat failed; retrying", zap.Time("retry_at", due),
+				zap.Time("holds_until", h.sched.Expires(h.lastBeat())), zap.Error(err))
+		}
+	}
+}
