@@ -60,6 +60,12 @@ func (c *adviseConfig) recommend(ctx context.Context, io stdio, deps adviseDeps)
 		return nil, nil, err
 	}
 	ev := advisor.Evidence{Zones: c.target.Zones, ListPrices: advisor.BuiltinListPrices(c.req.Region)}
+	if c.req.OS == advisor.Windows {
+		// The table is Linux's; Windows adds a licence fee per vCPU, which
+		// the estimate leaves out.
+		ev.ListPrices.Source += "; Linux prices, without the Windows licence fee"
+		ev.ListPrices.Estimated = true
+	}
 	if ev.Prices, err = c.loadPrices(ctx, ec2api, m.Candidates, now, &data, warn); err != nil {
 		return nil, nil, err
 	}

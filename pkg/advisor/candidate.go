@@ -56,5 +56,6 @@ const (
 	PriceEstimated = "estimated"
 )
 
-// Priced reports whether the candidate has a Spot price, real or estimated.
-func (c Candidate) Priced() bool { return c.SpotPrice > 0 }
+// Priced reports whether the candidate has a cost to rank by: a Spot price,
+// real or estimated, and capacity pods can use.
+func (c Candidate) Priced() bool { return c.RiskCost > 0 }

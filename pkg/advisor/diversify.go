@@ -165,7 +165,7 @@ func warnings(r *Result, ranked []Candidate, o Options) []string {
 		}
 	}
 	if unpriced > 0 {
-		w = append(w, fmt.Sprintf("no price for %s in the set: the list-price table does not know them; pass --spot-prices or --aws", plural(unpriced, "type")))
+		w = append(w, fmt.Sprintf("no cost for %s in the set: no price (the list-price table does not know them; pass --spot-prices or --aws) or no memory left for pods", plural(unpriced, "type")))
 	}
 	if r.Data.Age > staleAfter {
 		w = append(w, fmt.Sprintf("the Spot Advisor data is %s old: refresh it (drop --data, or delete the cache)", humanAge(r.Data.Age)))

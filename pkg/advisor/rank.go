@@ -143,7 +143,6 @@ func rank(f *Feed, cands []Candidate, req Requirements, ev Evidence, o Options) 
 		c.Zones = zonesOf(c.Type, ev)
 		risk := RiskCost(c.SpotPrice, shape.Units(c.AllocVCPUs, c.AllocGiB), c.Posterior, o.RiskWeight)
 		if math.IsInf(risk, 1) {
-			c.PriceSource = ""
 			continue
 		}
 		c.PricePerVCPU = round(c.SpotPrice/c.AllocVCPUs, 6)

@@ -257,11 +257,35 @@ func TestRecommendUnpricedComeLast(t *testing.T) {
 	if got := typesOf(res.Set); got != "m6a.xlarge m7i.xlarge m5.xlarge" {
 		t.Errorf("set = %s", got)
 	}
-	if c := res.Set[2]; c.Priced() || c.Score != 0 || c.PriceSource != "" {
+	if c := res.Set[2]; c.Priced() || c.Score != 0 || c.PriceSource != "" || c.SpotPrice != 0 {
 		t.Errorf("m5.xlarge without a price = %+v", c)
 	}
-	if !hasWarning(res, "no price for 1 type in the set") || res.Data.ListPrices != "test prices" {
+	if !hasWarning(res, "no cost for 1 type in the set: no price") || res.Data.ListPrices != "test prices" {
 		t.Errorf("warnings = %q, list prices %q", res.Warnings, res.Data.ListPrices)
+	}
+}
+
+// A type with a price but no capacity pods can use (a 0.5 GiB node, whose
+// memory the kubelet's reserve eats) has no cost to rank by: it is not
+// mistaken for the cheapest.
+func TestRecommendNoUsableCapacity(t *testing.T) {
+	f, err := ParseFeed([]byte(`{"ranges":[{"index":0,"label":"<5%","max":5}],
+		"instance_types":{"t3.nano":{"cores":2,"ram_gb":0.5},"m5.large":{"cores":2,"ram_gb":8}},
+		"spot_advisor":{"r":{"Linux":{"t3.nano":{"s":70,"r":0},"m5.large":{"s":60,"r":0}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Requirements{Region: "r", OS: Linux, MemoryGiB: Range{0, 8, true}, Burstable: true, MaxBucket: -1, Count: 2}
+	m, err := Match(f, SpecsFromFeed(f), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Recommend(f, m, req, Evidence{ListPrices: BuiltinListPrices("r")}, DataInfo{}, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := typesOf(res.Set); got != "m5.large t3.nano" || res.Set[1].Priced() || res.Set[1].SpotPrice == 0 || res.SetPrice.Cheapest.Type != "m5.large" {
+		t.Errorf("set = %s, t3.nano = %+v", got, res.Set[1])
 	}
 }
 

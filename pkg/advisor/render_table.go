@@ -60,7 +60,7 @@ func RenderTable(w io.Writer, r *Result) error {
 // set also has measured prices, or "-" without one.
 func priceCell(c Candidate, measured bool) string {
 	switch {
-	case !c.Priced():
+	case c.SpotPrice <= 0:
 		return "-"
 	case measured && c.PriceSource == PriceEstimated:
 		return fmt.Sprintf("~%.4f", c.SpotPrice)
