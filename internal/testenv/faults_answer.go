@@ -1,0 +1,107 @@
+package testenv
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// writeStatus answers with the rule's status and a metav1.Status body, as
+// the apiserver would.
+func writeStatus(w http.ResponseWriter, r Rule) {
+	msg := r.Message
+	if msg == "" {
+		msg = fmt.Sprintf("injected by the test's fault proxy: %d %s", r.Status, http.StatusText(r.Status))
+	}
+	st := metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+		Message: msg, Reason: reasonFor(r.Status), Code: int32(r.Status)}
+	if r.Status == http.StatusTooManyRequests {
+		ra := r.RetryAfter
+		if ra <= 0 {
+			ra = 1
+		}
+		st.Details = &metav1.StatusDetails{RetryAfterSeconds: int32(ra)}
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
+	}
+	b, _ := json.Marshal(st)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.Status)
+	_, _ = w.Write(b)
+}
+
+// reasonFor is the StatusReason the apiserver gives with code.
+func reasonFor(code int) metav1.StatusReason {
+	switch code {
+	case http.StatusBadRequest:
+		return metav1.StatusReasonBadRequest
+	case http.StatusForbidden:
+		return metav1.StatusReasonForbidden
+	case http.StatusNotFound:
+		return metav1.StatusReasonNotFound
+	case http.StatusConflict:
+		return metav1.StatusReasonConflict
+	case http.StatusUnprocessableEntity:
+		return metav1.StatusReasonInvalid
+	case http.StatusTooManyRequests:
+		return metav1.StatusReasonTooManyRequests
+	case http.StatusServiceUnavailable:
+		return metav1.StatusReasonServiceUnavailable
+	case http.StatusGatewayTimeout:
+		return metav1.StatusReasonTimeout
+	case http.StatusInternalServerError:
+		return metav1.StatusReasonInternalError
+	default:
+		return metav1.StatusReasonUnknown
+	}
+}
+
+// resetConn closes the client's connection with a TCP RST, no answer.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	var tcp *net.TCPConn
+	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		tcp, _ = tc.NetConn().(*net.TCPConn)
+	}
+	if tcp != nil {
+		_ = tcp.SetLinger(0)
+		_ = tcp.Close()
+		return
+	}
+	_ = conn.Close()
+}
+
+// statusRecorder remembers the status written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController flush and hijack through it.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// certPEM encodes a DER certificate as PEM.
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
