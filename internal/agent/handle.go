@@ -99,7 +99,11 @@ func (a *Agent) carry(act interrupt.Action) {
 	case interrupt.UncordonNode:
 		a.uncordon(x)
 	case interrupt.Keep:
-		a.noticeLog(x.Notice).Info("node kept as it is", zap.String("reason", x.Reason))
+		lvl := zap.InfoLevel
+		if x.Reason == interrupt.ReasonUpdated {
+			lvl = zap.DebugLevel
+		}
+		a.noticeLog(x.Notice).Log(lvl, "node kept as it is", zap.String("reason", x.Reason))
 	}
 }
 

@@ -65,6 +65,10 @@ type Keep struct {
 	Reason string
 }
 
+// ReasonUpdated is the Keep reason of a new version of a notice in force
+// that changes nothing (a later time): routine, worth a debug line only.
+const ReasonUpdated = "notice updated; already handled"
+
 // Announce says a new interruption arrived (not an update, not a resumed
 // one): count it and log it.
 type Announce struct {

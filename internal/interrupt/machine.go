@@ -216,7 +216,7 @@ func (m *Machine) update(e *entry, n Notice, now time.Time) []Action {
 		}
 		return []Action{Keep{Notice: n, Reason: "notice moved to an earlier deadline; the node's drain already ends by then"}}
 	}
-	return []Action{Keep{Notice: n, Reason: "notice updated; already handled"}}
+	return []Action{Keep{Notice: n, Reason: ReasonUpdated}}
 }
 
 // withdraw handles a source no longer showing n.
