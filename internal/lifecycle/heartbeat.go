@@ -34,10 +34,11 @@ func (h *hold) isGone() bool {
 	return h.gone
 }
 
-// hold starts the heartbeats of rec under key, replacing any for that key;
-// now sends the first at once (a resumed action: the last one's time is
-// unknown).
-func (m *Manager) hold(ctx context.Context, key string, rec Record, now bool) *hold {
+// hold starts the heartbeats of rec under key, replacing any for that key.
+// They are timed from the action's start, as the last heartbeat's time is
+// not recorded: for a resumed action the first one is overdue and goes at
+// once.
+func (m *Manager) hold(ctx context.Context, key string, rec Record) *hold {
 	hctx, cancel := context.WithCancel(ctx)
 	h := &hold{rec: rec, sched: newSchedule(rec.hook(), rec.Started, rec.Deadline, m.cfg.HeartbeatFraction),
 		cancel: cancel, done: make(chan struct{}), last: rec.Started}
@@ -51,7 +52,7 @@ func (m *Manager) hold(ctx context.Context, key string, rec Record, now bool) *h
 	go func() {
 		defer close(h.done)
 		defer m.metrics.Held.Dec()
-		m.beat(hctx, key, h, now)
+		m.beat(hctx, key, h)
 	}()
 	return h
 }
@@ -73,15 +74,12 @@ func (m *Manager) release(key string, h *hold) {
 
 // beat sends h's heartbeats on its schedule until none is needed, the
 // action is gone, or ctx ends. A failed heartbeat is retried soon.
-func (m *Manager) beat(ctx context.Context, key string, h *hold, now bool) {
+func (m *Manager) beat(ctx context.Context, key string, h *hold) {
 	log := m.log.With(zap.String("key", key), zap.String("instance", h.rec.Instance), zap.String("group", h.rec.Group),
 		zap.String("hook", h.rec.Hook))
 	in := &autoscaling.RecordLifecycleActionHeartbeatInput{AutoScalingGroupName: aws.String(h.rec.Group),
 		LifecycleHookName: aws.String(h.rec.Hook), LifecycleActionToken: aws.String(h.rec.Token), InstanceId: aws.String(h.rec.Instance)}
-	due, ok := m.clock.Now(), true
-	if !now {
-		due, ok = h.sched.Next(h.lastBeat())
-	}
+	due, ok := h.sched.Next(h.lastBeat())
 	for ok {
 		if !m.sleepUntil(ctx, due) {
 			return

@@ -60,7 +60,7 @@ func (m *Manager) launch(ctx context.Context, a Action, find NodeFinder) (Result
 	hk := m.hookTimeouts(ctx, a.Group, a.Hook)
 	deadline := hk.deadline(a.EventTime, m.cfg.LaunchTimeout)
 	key := "launch/" + a.Token
-	h := m.hold(ctx, key, newRecord(a, hk, deadline), false)
+	h := m.hold(ctx, key, newRecord(a, hk, deadline))
 	defer m.release(key, h)
 	log := m.log.With(zap.String("instance", a.InstanceID), zap.String("group", a.Group), zap.String("hook", a.Hook))
 	log.Info("launch held until the instance's node is Ready", zap.Time("deadline", deadline))

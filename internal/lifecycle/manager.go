@@ -102,13 +102,14 @@ func (m *Manager) Start(ctx context.Context, node string, a Action) (Record, err
 	m.log.Info("lifecycle action held for the drain", zap.String("node", node), zap.String("instance", a.InstanceID),
 		zap.String("group", a.Group), zap.String("hook", a.Hook), zap.Duration("heartbeat_timeout", hk.HeartbeatTimeout),
 		zap.Time("deadline", rec.Deadline))
-	m.hold(ctx, node, rec, false)
+	m.hold(ctx, node, rec)
 	return rec, nil
 }
 
 // Resume takes over the termination action recorded on node by an earlier
-// leader, if any: it sends a heartbeat at once (the last one's time is not
-// recorded) and keeps them going as Start does. It returns nil without
+// leader, if any: it sends a heartbeat at once if an interval has passed
+// since the action began (the last one's time is not recorded) and keeps
+// them going as Start does. It returns nil without
 // error for a node with no record. The caller resumes the drain with the
 // record's Deadline and calls Complete.
 func (m *Manager) Resume(ctx context.Context, node *corev1.Node) (*Record, error) {
@@ -124,7 +125,7 @@ func (m *Manager) Resume(ctx context.Context, node *corev1.Node) (*Record, error
 	m.mu.Unlock()
 	m.log.Info("lifecycle action resumed from the node", zap.String("node", node.Name), zap.String("instance", rec.Instance),
 		zap.String("group", rec.Group), zap.String("hook", rec.Hook), zap.Time("deadline", rec.Deadline))
-	m.hold(ctx, node.Name, *rec, true)
+	m.hold(ctx, node.Name, *rec)
 	return rec, nil
 }
 
