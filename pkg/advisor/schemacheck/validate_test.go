@@ -118,7 +118,7 @@ func advise(t *testing.T, feedPath, region string, vcpus string, count int) *Res
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := Evidence{Prices: Prices{"m5.xlarge": {"us-test-1a": 0.07}}, Observed: Observed{"m5.xlarge": {Interruptions: 1, NodeHours: 2000}}}
+	ev := Evidence{ListPrices: BuiltinListPrices(region), Prices: Prices{"m5.xlarge": {"us-test-1a": 0.07}}, Observed: Observed{"m5.xlarge": {Interruptions: 1, NodeHours: 2000}}}
 	res, err := Recommend(f, m, req, ev, DataInfo{Specs: SpecsFromFeedRule}, Options{Now: testNow})
 	if err != nil {
 		t.Fatal(err)
