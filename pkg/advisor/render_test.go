@@ -40,6 +40,10 @@ func goldenResult(t *testing.T, evidence bool) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if evidence {
+		res.Placement = &Placement{TargetCapacity: 10, PerZone: true, Scores: []PlacementScore{
+			{Region: "us-test-1", ZoneID: "ust1-az1", Score: 9}, {Region: "us-test-1", ZoneID: "ust1-az2", Score: 4}}}
+	}
 	return res
 }
 
