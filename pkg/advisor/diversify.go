@@ -38,9 +38,28 @@ const (
 // size, generation and CPU vendor, is lowest; types without a price come
 // only when the priced ones are used up, best first.
 func Diversify(ranked []Candidate, count int) []Candidate {
+	// Number each trait once, so the loop below counts in slices, not maps.
+	type traits struct{ family, size, gen, vendor int }
+	ids := make([]traits, len(ranked))
+	fam, size, gen, ven := map[string]int{}, map[string]int{}, map[int]int{}, map[string]int{}
+	idOf := func(m map[string]int, k string) int {
+		if id, ok := m[k]; ok {
+			return id
+		}
+		m[k] = len(m)
+		return m[k]
+	}
+	for i, c := range ranked {
+		g, ok := gen[c.Generation]
+		if !ok {
+			g = len(gen)
+			gen[c.Generation] = g
+		}
+		ids[i] = traits{idOf(fam, c.Family), idOf(size, c.Size), g, idOf(ven, c.CPUVendor)}
+	}
+	families, sizes, gens, vendors := make([]int, len(fam)), make([]int, len(size)), make([]int, len(gen)), make([]int, len(ven))
 	taken := make([]bool, len(ranked))
 	var set []Candidate
-	families, sizes, gens, vendors := map[string]int{}, map[string]int{}, map[int]int{}, map[string]int{}
 	for len(set) < count && len(set) < len(ranked) {
 		best, bestVal := -1, math.Inf(1)
 		for i := range ranked {
@@ -48,8 +67,9 @@ func Diversify(ranked []Candidate, count int) []Candidate {
 			if taken[i] || !c.Priced() {
 				continue
 			}
-			v := c.RiskCost * (1 + familyPenalty*float64(families[c.Family]) + sizePenalty*float64(sizes[c.Size]) +
-				generationPenalty*float64(gens[c.Generation]) + vendorPenalty*float64(vendors[c.CPUVendor]))
+			id := ids[i]
+			v := c.RiskCost * (1 + familyPenalty*float64(families[id.family]) + sizePenalty*float64(sizes[id.size]) +
+				generationPenalty*float64(gens[id.gen]) + vendorPenalty*float64(vendors[id.vendor]))
 			if best < 0 || v < bestVal || (v == bestVal && better(*c, ranked[best])) {
 				best, bestVal = i, v
 			}
@@ -62,13 +82,13 @@ func Diversify(ranked []Candidate, count int) []Candidate {
 				}
 			}
 		}
-		c := ranked[best]
 		taken[best] = true
-		set = append(set, c)
-		families[c.Family]++
-		sizes[c.Size]++
-		gens[c.Generation]++
-		vendors[c.CPUVendor]++
+		set = append(set, ranked[best])
+		id := ids[best]
+		families[id.family]++
+		sizes[id.size]++
+		gens[id.gen]++
+		vendors[id.vendor]++
 	}
 	return set
 }
