@@ -31,7 +31,10 @@ recommendations, instance state changes, AWS Health scheduled changes) from the
 SQS queue an EventBridge rule feeds, and cordon, taint and drain the node of
 any instance of the cluster before its deadline. Runs as a Deployment with
 leader election; AWS credentials, region and endpoint come from the SDK's
-standard chain (IRSA, EKS Pod Identity, AWS_ENDPOINT_URL).`
+standard chain (IRSA, EKS Pod Identity, AWS_ENDPOINT_URL).
+
+'spot-handler controller setup --cluster NAME' prints the queue, rules and IAM
+policy it needs as a CloudFormation template.`
 
 // controllerFlags are the controller's flags and what they fill.
 type controllerFlags struct {
@@ -115,6 +118,9 @@ func regionOf(queueURL string) string {
 // runController parses the controller's flags, builds its clients and runs
 // it until SIGTERM.
 func runController(ctx context.Context, args []string, io stdio) error {
+	if len(args) > 0 && args[0] == "setup" { // controller_setup.go
+		return runControllerSetup(ctx, args[1:], io)
+	}
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	var f controllerFlags
 	f.register(fs, io.getenv)
