@@ -67,3 +67,48 @@ func Allocatable(s Spec) (vcpus, gib float64) {
 		float64(kubeReservedMiBPerPod*maxPods(s.VCPUs)+kubeReservedMiBBase) - evictionHardMiB
 	return vcpus, math.Max(mib, 0) / 1024
 }
+
+// UnitShape is the capacity unit cost is counted in: one vCPU and GiBPerVCPU
+// GiB of memory. A node holds min(allocatable vCPUs, allocatable GiB ÷
+// GiBPerVCPU) units, so the resource that runs out first sets the count.
+// GiBPerVCPU 0 counts vCPUs alone; PerGiB counts GiB alone.
+type UnitShape struct {
+	// GiBPerVCPU is the memory that comes with each vCPU of a unit; 0
+	// counts vCPUs alone.
+	GiBPerVCPU float64
+	// PerGiB counts GiB alone (only --memory was asked for).
+	PerGiB bool
+}
+
+// ShapeOf derives the unit from the requirements: the asked memory per vCPU
+// when both are set (the middles of the ranges), memory alone when only
+// --memory is set, vCPUs otherwise.
+func ShapeOf(req Requirements) UnitShape {
+	switch {
+	case req.VCPUs.Set && req.MemoryGiB.Set && middle(req.VCPUs) > 0:
+		return UnitShape{GiBPerVCPU: middle(req.MemoryGiB) / middle(req.VCPUs)}
+	case req.MemoryGiB.Set:
+		return UnitShape{PerGiB: true}
+	}
+	return UnitShape{}
+}
+
+// middle is the middle of a range, or its minimum when it is open above.
+func middle(r Range) float64 {
+	if math.IsInf(r.Max, 1) {
+		return r.Min
+	}
+	return (r.Min + r.Max) / 2
+}
+
+// Units is how many units of shape u a node with the given allocatable
+// capacity holds.
+func (u UnitShape) Units(vcpus, gib float64) float64 {
+	switch {
+	case u.PerGiB:
+		return gib
+	case u.GiBPerVCPU > 0:
+		return math.Min(vcpus, gib/u.GiBPerVCPU)
+	}
+	return vcpus
+}
