@@ -51,7 +51,7 @@ func BenchmarkQueueStorm(b *testing.B) {
 func BenchmarkLeaderFailover(b *testing.B) {
 	for range b.N {
 		e := newEnv(b, 30)
-		nodes := e.nodes(20, 2, 30, 10*time.Second)
+		nodes := e.nodes(20, 2, 30, 5*time.Second)
 		b.ResetTimer()
 		r := killLeaderMidStorm(b, e, nodes, "--workers=5")
 		b.StopTimer()

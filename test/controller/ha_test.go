@@ -71,8 +71,11 @@ func killLeaderMidStorm(tb testing.TB, e *env, nodes []instNode, extra ...string
 		tb.Fatal(problem)
 	}
 	for _, n := range names {
-		if got := e.events(n, "SpotInterruption"); got != 1 {
-			tb.Errorf("node %s: %d SpotInterruption Events, want 1 (the new leader resumes, it does not announce again)", n, got)
+		// At most one: the killed leader's last Events may die with it
+		// (they are sent asynchronously), but the new leader resumes, it
+		// does not announce the interruption again.
+		if got := e.events(n, "SpotInterruption"); got > 1 {
+			tb.Errorf("node %s: %d SpotInterruption Events, want at most 1", n, got)
 		}
 	}
 	return res
@@ -85,7 +88,7 @@ func killLeaderMidStorm(tb testing.TB, e *env, nodes []instNode, extra ...string
 // deadline − margin.
 func TestLeaderKilledMidDrains(t *testing.T) {
 	e := newEnv(t, 30)
-	nodes := e.nodes(20, 2, 30, 10*time.Second)
+	nodes := e.nodes(20, 2, 30, 5*time.Second)
 	r := killLeaderMidStorm(t, e, nodes, "--workers=5")
 	t.Logf("failover %v; slowest spare %v; received → empty p50 %v max %v", r.failover, r.storm.slowestSpare,
 		percentile(r.storm.empty, 50), percentile(r.storm.empty, 100))
