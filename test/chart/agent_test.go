@@ -64,9 +64,13 @@ var (
 
 // agentHelpFlags runs `spot-handler agent --help` with no SPOT_HANDLER_ or
 // NODE_NAME variables and returns its flags and their defaults.
-func agentHelpFlags(tb testing.TB) map[string]agentFlag {
+func agentHelpFlags(tb testing.TB) map[string]agentFlag { return helpFlags(tb, "agent") }
+
+// helpFlags runs `spot-handler <sub> --help` with no SPOT_HANDLER_,
+// NODE_NAME or POD_ variables and returns its flags and their defaults.
+func helpFlags(tb testing.TB, sub string) map[string]agentFlag {
 	tb.Helper()
-	cmd := exec.Command(agentBinary(tb), "agent", "--help")
+	cmd := exec.Command(agentBinary(tb), sub, "--help")
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "SPOT_HANDLER_") && !strings.HasPrefix(e, "NODE_NAME=") && !strings.HasPrefix(e, "POD_") {
 			cmd.Env = append(cmd.Env, e)
@@ -74,7 +78,7 @@ func agentHelpFlags(tb testing.TB) map[string]agentFlag {
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		tb.Fatalf("spot-handler agent --help: %v\n%s", err, out)
+		tb.Fatalf("spot-handler %s --help: %v\n%s", sub, err, out)
 	}
 	flags := map[string]agentFlag{}
 	lines := strings.Split(string(out), "\n")
@@ -90,7 +94,7 @@ func agentHelpFlags(tb testing.TB) map[string]agentFlag {
 		flags[m[1]] = f
 	}
 	if len(flags) < 15 {
-		tb.Fatalf("parsed only %d flags from spot-handler agent --help:\n%s", len(flags), out)
+		tb.Fatalf("parsed only %d flags from spot-handler %s --help:\n%s", len(flags), sub, out)
 	}
 	return flags
 }
@@ -121,8 +125,15 @@ func sameValue(f agentFlag, rendered string) bool {
 // first of a repeated flag) and fails on an argument not of that form.
 func renderedArgs(t *testing.T, ds *appsv1.DaemonSet) map[string]string {
 	t.Helper()
+	return flagArgs(t, ds.Spec.Template.Spec.Containers[0].Args[1:])
+}
+
+// flagArgs maps --flag=value arguments (the first of a repeated flag) and
+// fails on an argument not of that form.
+func flagArgs(t *testing.T, args []string) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	for _, a := range ds.Spec.Template.Spec.Containers[0].Args[1:] {
+	for _, a := range args {
 		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		if !strings.HasPrefix(a, "--") || !ok {
 			t.Errorf("argument %q is not --flag=value", a)

@@ -103,6 +103,7 @@ func valuePaths(tb testing.TB) []string {
 var freeForm = map[string]bool{
 	"nodeSelector": true, "podSecurityContext": true, "securityContext": true, "resources": true,
 	"updateStrategy": true, "livenessProbe": true, "readinessProbe": true, "dashboard.labels": true,
+	"controller.nodeSelector": true, "controller.resources": true,
 }
 
 // TestSchemaCoversEveryValue: every value has a schema entry, and every object
