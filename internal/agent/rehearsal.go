@@ -39,7 +39,11 @@ func RehearsalNotice(value string, detected time.Time) (interrupt.Notice, bool) 
 // state machine whether a rehearsal recorded on the node is still wanted.
 func (a *Agent) watchRehearsal(ctx context.Context) {
 	log := a.log.With(zap.String("node", a.cfg.NodeName))
-	reported, last := false, ""
+	type seen struct {
+		has   bool
+		value string
+	}
+	var last *seen
 	sel := fields.OneTermEqualSelector("metadata.name", a.cfg.NodeName).String()
 	for ctx.Err() == nil {
 		w, err := a.kube.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{FieldSelector: sel})
@@ -58,13 +62,10 @@ func (a *Agent) watchRehearsal(ctx context.Context) {
 				continue
 			}
 			v, has := node.Annotations[RehearsalAnnotation]
-			if !has {
-				v = "\x00absent"
-			}
-			if reported && v == last {
+			if last != nil && *last == (seen{has, v}) {
 				continue
 			}
-			reported, last = true, v
+			last = &seen{has, v}
 			n, valid := RehearsalNotice(v, a.clock.Now())
 			switch {
 			case has && !valid:

@@ -175,8 +175,8 @@ func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger
 		log.Info("drain stopped: its notice was withdrawn or replaced")
 		return interrupt.Stopped, nil
 	}
-	if rep == nil || rep.Cordoned.IsZero() {
-		return a.out.notCordoned(d, err, log), err
+	if rep == nil || (rep.Cordoned.IsZero() && err != nil) {
+		return a.out.notCordoned(d, err, log), err // (a dry run's plan has no cordon time, and no error)
 	}
 	return a.out.drained(d, rep, err, resumed.Load(), log), err
 }
