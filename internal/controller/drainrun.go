@@ -47,7 +47,7 @@ func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.
 	if rep == nil || rep.Cordoned.IsZero() {
 		return c.notCordoned(req, err, log), err
 	}
-	return c.drained(ctx, d, rep, log), rep.Err
+	return c.drained(ctx, d, rep, log), nil
 }
 
 func (c *Controller) notCordoned(req drain.Request, err error, log *zap.Logger) interrupt.Outcome {
