@@ -213,6 +213,20 @@ func TestControllerValuesMapOntoFlags(t *testing.T) {
 	}
 }
 
+// TestLintControllerModes: helm lint --strict in modes controller and both,
+// with every optional feature on.
+func TestLintControllerModes(t *testing.T) {
+	for _, mode := range []string{"controller", "both"} {
+		t.Run(mode, func(t *testing.T) {
+			out, err := runHelm(t, "lint", "--strict", chartDir(t), "--kube-version", kubeVersion, "--values", allFeatures(t)[0],
+				"--set", "mode="+mode, "--set", "controller.queueURL="+testQueueURL)
+			if err != nil || !strings.Contains(out, "0 chart(s) failed") {
+				t.Fatalf("helm lint: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
 // TestControllerValuesRejected: what the schema and the template refuse.
 func TestControllerValuesRejected(t *testing.T) {
 	for _, tc := range []struct {
