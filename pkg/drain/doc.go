@@ -2,25 +2,39 @@
 //
 // It knows Kubernetes and nothing of instance metadata: its input is a node,
 // an absolute termination deadline, the kind of notice and a Policy; its
-// output is a Report that names every pod and what became of it.
+// output is a Report that names every pod and what became of it, and the
+// error that ended the drain (Report.Err).
 //
 // A drain runs Cordon → Plan → Evict → Wait → Report, and every decision is
 // computed from one clock, the time left until the deadline:
 //
 //   - each pod's grace period is min(the pod's own, deadline − margin − now),
 //     so the node is empty before deadline − margin whatever the pods ask;
-//   - a pod whose eviction a PodDisruptionBudget refuses (429) is retried
-//     until its cut-off, the latest moment it can still get its grace period
-//     (see cutoff), then deleted or left, as Policy.PDBFallback says;
+//   - every eviction answer has an outcome (answerOf): accepted; gone (404,
+//     or 409 on the UID precondition); refused by a PodDisruptionBudget
+//     (429) or for another lasting reason (a pod under two PDBs, an
+//     admission webhook or policy): retried until the pod's cut-off, the
+//     latest moment it can still get its grace period (see cutoff), then
+//     deleted or left, as Policy.PDBFallback says; or a passing failure
+//     (5xx, throttling, timeouts, broken connections): retried;
+//   - every step after the cordon retries passing API failures with a
+//     jittered backoff on the injected clock while time is left, so one
+//     failed request never ends a drain;
+//   - Policy.Parallelism bounds requests in flight, not pods being retried:
+//     waiting between attempts holds no slot, and first attempts go before
+//     retries;
+//   - pods that reach the node while it drains are evicted too;
 //   - waiting ends at deadline − margin; a pod still there is reported with
 //     the reason it is there.
 //
 // The node is changed only with patches (never a full-object update), so
 // taints and labels written by others at the same time are never lost, and a
 // drain run twice (an agent restarted mid-drain) resumes instead of repeating.
+// Two drains of one node at once agree through ClaimAnnotation: one evicts,
+// the other watches, so each pod is evicted once.
 //
-// Pod listing and filtering (DaemonSet, mirror, emptyDir and unreplicated
-// pods) reuse k8s.io/kubectl/pkg/drain; eviction, grace periods, PDB
+// The pods to evict are chosen as kubectl drain --force --ignore-daemonsets
+// --delete-emptydir-data would (see plan); eviction, grace periods, PDB
 // handling and waiting are this package's own, because kubectl's use one
 // grace period and one global timeout for all pods.
 package drain

@@ -2,15 +2,12 @@ package drain
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 )
@@ -21,6 +18,7 @@ type Drainer struct {
 	policy Policy
 	clock  clock.Clock
 	log    *zap.Logger
+	holder string // names this Drainer in ClaimAnnotation
 }
 
 var _ Interface = (*Drainer)(nil)
@@ -36,7 +34,7 @@ func New(client kubernetes.Interface, p Policy, clk clock.Clock, log *zap.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Drainer{client: client, policy: p, clock: clk, log: log}, nil
+	return &Drainer{client: client, policy: p, clock: clk, log: log, holder: holderID(p)}, nil
 }
 
 func (p Policy) validate() error {
@@ -91,150 +89,3 @@ func (d *Drainer) Notice(ctx context.Context, node string) (*NodeNotice, error) 
 	}
 	return parseNotice(n)
 }
-
-// Drain cordons the node, evicts its pods in priority waves and waits for
-// them until deadline − margin. The Report names every pod and what became
-// of it, also when the error is not nil (ctx ended, or the node is gone).
-func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
-	started := d.clock.Now()
-	rep := &Report{Node: req.Node, Kind: req.Kind, Deadline: req.Deadline, Margin: d.policy.Margin, Started: started}
-	defer func() {
-		if rep.Finished.IsZero() {
-			rep.Finished = d.clock.Now()
-		}
-	}()
-	// Cordon, learning from the node it reads whether an earlier drain of
-	// this notice left it marked (one GET, not two, before the first write).
-	err := patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
-		old, _ := parseNotice(n)
-		rep.Resumed = old != nil && old.ID == req.NoticeID && !old.TaintOnly
-		return markPatch(n, req, d.policy, d.policy.TaintEffect, false, d.clock.Now())
-	})
-	if err != nil {
-		return rep, err
-	}
-	rep.Cordoned = d.clock.Now()
-	d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
-		zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
-
-	end := waitEnd(req.Deadline, d.clock.Now(), d.policy)
-	endCtx, cancel := d.until(ctx, end)
-	defer cancel()
-	tr, onNode, err := startTracker(endCtx, d.client, req.Node, d.clock, d.log)
-	if err != nil {
-		return rep, fmt.Errorf("listing pods on node %s: %w", req.Node, err)
-	}
-	pods, skipped, err := d.plan(endCtx, req.Node, onNode)
-	if err != nil {
-		return rep, err
-	}
-	rep.Skipped = skipped
-	jobs := make([]*podJob, len(pods))
-	rep.Pods = make([]PodResult, len(pods))
-	for i := range pods {
-		rep.Pods[i] = PodResult{Namespace: pods[i].Namespace, Name: pods[i].Name, UID: pods[i].UID, Priority: priority(&pods[i]), Warning: warning(&pods[i])}
-		jobs[i] = &podJob{pod: pods[i], res: &rep.Pods[i], answered: make(chan struct{})}
-	}
-	d.log.Info("drain planned", zap.String("node", req.Node), zap.Int("pods", len(pods)), zap.Int("skipped", len(skipped)),
-		zap.Duration("time_left", end.Sub(d.clock.Now())), zap.Bool("resumed", rep.Resumed))
-
-	d.evictInWaves(endCtx, jobs, tr, started, req.Deadline)
-	uids := make([]types.UID, len(pods))
-	for i := range pods {
-		uids[i] = pods[i].UID
-	}
-	rep.Empty = tr.waitGone(endCtx, uids)
-	rep.Finished = d.clock.Now()
-	d.settle(rep, jobs, tr)
-	if err := ctx.Err(); err != nil && !rep.Empty {
-		return rep, fmt.Errorf("drain of node %s stopped before the node was empty: %w", req.Node, err)
-	}
-	return rep, nil
-}
-
-// evictInWaves starts the evictions, one wave per priority, lowest first; a
-// wave starts when the previous wave's first requests are all answered or
-// after WaveGap, so every wave starts within about a second. It returns
-// when every eviction has ended (accepted, gone, or given up at ctx's end).
-func (d *Drainer) evictInWaves(ctx context.Context, jobs []*podJob, tr *tracker, started, deadline time.Time) {
-	sem := make(chan struct{}, d.policy.Parallelism)
-	var wg sync.WaitGroup
-	for i := 0; i < len(jobs); {
-		j := i
-		for j < len(jobs) && priority(&jobs[j].pod) == priority(&jobs[i].pod) {
-			j++
-		}
-		wave := jobs[i:j]
-		for _, job := range wave {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					close(job.answered)
-					return
-				}
-				defer func() { <-sem }()
-				d.evict(ctx, job, tr, started, deadline)
-			}()
-		}
-		gap := d.clock.After(d.policy.WaveGap)
-		for _, job := range wave {
-			select {
-			case <-job.answered:
-			case <-gap:
-			case <-ctx.Done():
-			}
-		}
-		i = j
-	}
-	wg.Wait()
-}
-
-// settle fills in, for every pod, when it left and, for those that did not,
-// why it is still on the node.
-func (d *Drainer) settle(rep *Report, jobs []*podJob, tr *tracker) {
-	for _, j := range jobs {
-		r := j.res
-		if r.Accepted.After(rep.AllAccepted) {
-			rep.AllAccepted = r.Accepted
-		}
-		if at, gone := tr.gone(j.pod.UID); gone {
-			r.Gone = at
-			if r.Outcome == "" || r.Outcome == RunningAtDeadline {
-				r.Outcome, r.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
-			}
-			continue
-		}
-		switch r.Outcome {
-		case Evicted, DeletedAfterCutoff:
-			r.Reason = fmt.Sprintf("still terminating at the deadline (%s at %s with %ds grace)", r.Outcome, r.Accepted.UTC().Format(time.RFC3339), r.Grace)
-		case GoneBeforeEviction:
-			r.Reason = "was terminating before the drain and still is at the deadline"
-		case "":
-			if r.Reason == "" {
-				r.Reason = "the drain ended before its eviction was tried"
-			}
-		}
-		r.Outcome = RunningAtDeadline
-	}
-}
-
-// until returns a context that ends at t by d's clock, or when parent ends.
-func (d *Drainer) until(parent context.Context, t time.Time) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(parent)
-	timer := d.clock.NewTimer(t.Sub(d.clock.Now()))
-	go func() {
-		select {
-		case <-timer.C():
-			cancel(errDeadline)
-		case <-ctx.Done():
-		}
-		timer.Stop()
-	}()
-	return ctx, func() { cancel(context.Canceled) }
-}
-
-// errDeadline ends a drain's waiting at deadline − margin.
-var errDeadline = errors.New("deadline minus margin reached")

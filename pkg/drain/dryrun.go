@@ -66,10 +66,7 @@ func (r *DryRun) Drain(ctx context.Context, req Request) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	pods, skipped, err := r.d.plan(ctx, req.Node, l.Items)
-	if err != nil {
-		return rep, err
-	}
+	pods, skipped := r.d.plan(l.Items)
 	rep.Skipped = skipped
 	for _, p := range pods {
 		own := ownGrace(p.Spec.TerminationGracePeriodSeconds)

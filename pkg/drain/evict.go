@@ -2,9 +2,7 @@ package drain
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,28 +10,30 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
-// Backoff between refused eviction attempts of one pod.
-const (
-	firstRetry = 200 * time.Millisecond
-	maxRetry   = 2 * time.Second
-)
-
-// podJob is the eviction of one planned pod.
+// podJob is the eviction of one pod of the drain.
 type podJob struct {
 	pod corev1.Pod
-	res *PodResult
+	res PodResult
 	// answered is closed once the first eviction request has an answer, so
 	// the next priority wave can start.
 	answered chan struct{}
 }
 
+func newJob(p corev1.Pod) *podJob {
+	return &podJob{pod: p, answered: make(chan struct{}),
+		res: PodResult{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Priority: priority(&p), Warning: warning(&p)}}
+}
+
 // evict runs one pod's eviction to its end: accepted, gone, or refused
-// until its cut-off and then handled as the policy says. end is
-// deadline − margin; ctx ends at end.
-func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, started, deadline time.Time) {
+// until ctx ends (at deadline − margin), with the fallback at the pod's
+// cut-off. Every answer has an outcome (see answerOf): refusals, a PDB's or
+// any other, are retried until the cut-off and then handled as the policy
+// says; passing failures are retried, honouring Retry-After. A request
+// holds one of sl's slots; waiting between attempts holds none, and costs a
+// timer, not a goroutine.
+func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, started, deadline time.Time) {
 	answered := false
 	answer := func() {
 		if !answered {
@@ -42,97 +42,130 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, started, de
 		}
 	}
 	defer answer()
-	pod := &j.pod
+	pod, res := &j.pod, &j.res
 	own := ownGrace(pod.Spec.TerminationGracePeriodSeconds)
 	cut := cutoff(own, started, deadline, d.policy)
 	log := d.log.With(zap.String("pod", pod.Namespace+"/"+pod.Name))
 
 	if pod.DeletionTimestamp != nil {
-		j.res.Outcome, j.res.Reason = GoneBeforeEviction, "already terminating when the drain began; watched, not evicted again"
-		d.shorten(ctx, pod, deadline, j.res, log)
+		res.Outcome, res.Reason = GoneBeforeEviction, "already terminating when the drain began; watched, not evicted again"
+		answer()
+		d.shorten(ctx, pod, deadline, res, sl, log)
 		return
 	}
-	wait := firstRetry
-	var lastErr error
+	var b backoff
+	last := ""
 	for ctx.Err() == nil {
 		if _, gone := tr.gone(pod.UID); gone {
-			j.res.Outcome, j.res.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
+			res.Outcome, res.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
 			return
 		}
-		if cur := tr.get(pod.UID); j.res.Attempts == 0 && cur != nil && cur.DeletionTimestamp != nil {
+		if cur := tr.get(pod.UID); res.Attempts == 0 && cur != nil && cur.DeletionTimestamp != nil {
 			// Someone else (another drain of this node) is already evicting it.
-			j.res.Outcome, j.res.Reason = GoneBeforeEviction, "already terminating; watched, not evicted again"
+			res.Outcome, res.Reason = GoneBeforeEviction, "already terminating; watched, not evicted again"
+			return
+		}
+		if !sl.acquire(ctx, res.Attempts == 0) {
 			return
 		}
 		now := d.clock.Now()
-		fallback := d.policy.PDBFallback == FallbackDelete && j.res.PDB != "" && !now.Before(cut)
+		fallback := d.policy.PDBFallback == FallbackDelete && res.Attempts > 0 && !now.Before(cut)
 		g := gracePeriod(own, now, deadline, d.policy)
-		j.res.Grace = g
-		j.res.Attempts++
+		res.Grace = g
+		res.Attempts++
 		var err error
 		if fallback {
 			err = d.deletePod(ctx, pod, g)
 		} else {
 			err = d.evictPod(ctx, pod, g)
 		}
+		sl.release()
 		answer()
-		switch {
-		case err == nil:
-			j.res.Accepted = d.clock.Now()
+		a := answerOf(err)
+		switch a.kind {
+		case accepted:
+			res.Accepted = d.clock.Now()
+			res.Outcome, res.Reason = Evicted, fmt.Sprintf("evicted with %ds grace", g)
 			if fallback {
-				j.res.Outcome = DeletedAfterCutoff
-				j.res.Reason = fmt.Sprintf("PodDisruptionBudget %s refused eviction until the cut-off %s; deleted with %ds grace",
-					j.res.PDB, cut.UTC().Format(time.RFC3339), g)
-				log.Info("pod deleted after PDB cut-off", zap.String("pdb", j.res.PDB), zap.Int64("grace", g))
+				res.Outcome, res.Reason = fallbackOutcome(res, cut, g)
+				log.Info("pod deleted after its eviction was refused until the cut-off", zap.String("pdb", res.PDB),
+					zap.String("refusal", res.Refusal), zap.Int64("grace", g))
 			} else {
-				j.res.Outcome, j.res.Reason = Evicted, fmt.Sprintf("evicted with %ds grace", g)
 				log.Debug("pod evicted", zap.Int64("grace", g))
 			}
 			return
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			// Not found, or the UID precondition failed: this pod is gone
-			// (maybe replaced by one with the same name).
-			j.res.Outcome, j.res.Reason = GoneBeforeEviction, "gone before its eviction was accepted"
+		case goneAnswer:
+			res.Outcome, res.Reason = GoneBeforeEviction, "gone before its eviction was accepted"
 			return
-		case apierrors.IsTooManyRequests(err):
-			if j.res.PDB == "" {
-				j.res.PDB = d.blockingPDB(ctx, pod, err)
+		case pdbBlocked:
+			if res.PDB == "" {
+				res.PDB = pod.Namespace + "/" + a.pdb
 				log.Info("eviction refused by PodDisruptionBudget, retrying until cut-off",
-					zap.String("pdb", j.res.PDB), zap.Time("cutoff", cut), zap.String("fallback", string(d.policy.PDBFallback)))
+					zap.String("pdb", res.PDB), zap.Time("cutoff", cut), zap.String("fallback", string(d.policy.PDBFallback)))
 			}
-		default:
-			if lastErr == nil || lastErr.Error() != err.Error() {
+		case refused:
+			if res.Refusal != a.message {
+				log.Warn("eviction refused, retrying until cut-off", zap.String("refusal", a.message),
+					zap.Time("cutoff", cut), zap.String("fallback", string(d.policy.PDBFallback)))
+			}
+			res.Refusal = a.message
+		case retryable:
+			if ctx.Err() != nil {
+				return // the request ended with the drain
+			}
+			if a.message != last {
 				log.Warn("eviction failed, retrying", zap.Error(err))
 			}
 		}
-		lastErr = err
-		j.res.Reason = reasonFor(err, j.res.PDB, d.policy.PDBFallback)
-		next := wait
-		if j.res.PDB != "" && d.policy.PDBFallback == FallbackDelete {
-			if untilCut := cut.Sub(d.clock.Now()); untilCut > 0 && untilCut < next {
-				next = untilCut
-			}
+		last = a.message
+		res.Reason = d.notYet(a, res, fallback)
+		wait := b.next(a.wait)
+		if until := cut.Sub(d.clock.Now()); d.policy.PDBFallback == FallbackDelete && until > 0 && until < wait {
+			wait = until
 		}
+		t := d.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-		case <-d.clock.After(next):
-		case <-tr.waitOne(ctx, pod.UID):
+		case <-t.C():
+		case <-tr.goneChan(pod.UID):
 		}
-		wait = min(wait*2, maxRetry)
+		t.Stop()
 	}
 }
 
-// reasonFor words why a pod is not yet evicted.
-func reasonFor(err error, pdb string, fb PDBFallback) string {
+// fallbackOutcome words a pod deleted at its cut-off.
+func fallbackOutcome(res *PodResult, cut time.Time, g int64) (Outcome, string) {
+	at := cut.UTC().Format(time.RFC3339)
 	switch {
-	case apierrors.IsTooManyRequests(err) && fb == FallbackWait:
-		return fmt.Sprintf("PodDisruptionBudget %s refused eviction until the deadline (--pdb-fallback=wait)", pdb)
-	case apierrors.IsTooManyRequests(err):
-		return fmt.Sprintf("PodDisruptionBudget %s refused eviction", pdb)
-	case apierrors.IsForbidden(err):
-		return "eviction forbidden: the agent's RBAC lacks create on pods/eviction (" + err.Error() + ")"
+	case res.PDB != "":
+		return DeletedAfterCutoff, fmt.Sprintf("PodDisruptionBudget %s refused eviction until the cut-off %s; deleted with %ds grace", res.PDB, at, g)
+	case res.Refusal != "":
+		return DeletedAfterRefusal, fmt.Sprintf("eviction refused until the cut-off %s (%s); deleted with %ds grace", at, res.Refusal, g)
 	default:
-		return "eviction failed: " + err.Error()
+		return DeletedAfterRefusal, fmt.Sprintf("eviction failed until the cut-off %s; deleted with %ds grace", at, g)
+	}
+}
+
+// notYet words why a pod is not yet evicted after answer a.
+func (d *Drainer) notYet(a answer, res *PodResult, deleting bool) string {
+	verb := "eviction"
+	if deleting {
+		verb = "deletion after the cut-off"
+	}
+	wait := ""
+	if d.policy.PDBFallback == FallbackWait {
+		wait = " until the deadline (--pdb-fallback=wait)"
+	}
+	switch a.kind {
+	case pdbBlocked:
+		return fmt.Sprintf("PodDisruptionBudget %s refused eviction%s", res.PDB, wait)
+	case refused:
+		if a.forbidden {
+			return fmt.Sprintf("%s forbidden: the agent's RBAC lacks create on pods/eviction or delete on pods (%s)", verb, a.message)
+		}
+		return fmt.Sprintf("%s refused by the API%s: %s", verb, wait, a.message)
+	default:
+		return fmt.Sprintf("%s failed, retrying: %s", verb, a.message)
 	}
 }
 
@@ -153,43 +186,25 @@ func (d *Drainer) deletePod(ctx context.Context, pod *corev1.Pod, grace int64) e
 
 // shorten re-deletes a pod that was already terminating if its grace period
 // would outlast deadline − margin; the API keeps the shorter of the two.
-func (d *Drainer) shorten(ctx context.Context, pod *corev1.Pod, deadline time.Time, res *PodResult, log *zap.Logger) {
+// Passing failures are retried while ctx lasts.
+func (d *Drainer) shorten(ctx context.Context, pod *corev1.Pod, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
 	end := deadline.Add(-d.policy.Margin)
 	if pod.DeletionTimestamp == nil || !pod.DeletionTimestamp.After(end) {
 		return
 	}
 	now := d.clock.Now()
 	g := gracePeriod(pod.DeletionTimestamp.Sub(now), now, deadline, d.policy)
-	if err := d.deletePod(ctx, pod, g); err != nil && !apierrors.IsNotFound(err) {
+	err := retryTransient(ctx, d.clock, func(ctx context.Context) error {
+		if !sl.acquire(ctx, true) {
+			return ctx.Err()
+		}
+		defer sl.release()
+		return d.deletePod(ctx, pod, g)
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
 		log.Warn("could not shorten the grace period of a terminating pod", zap.Error(err))
 		return
 	}
 	res.Grace = g
 	res.Reason += fmt.Sprintf("; grace shortened to %ds to end before the deadline", g)
-}
-
-// blockingPDB names the PodDisruptionBudget behind a 429: from the error's
-// causes, else the first PDB in the namespace that selects the pod.
-func (d *Drainer) blockingPDB(ctx context.Context, pod *corev1.Pod, err error) string {
-	var se *apierrors.StatusError
-	if errors.As(err, &se) && se.ErrStatus.Details != nil {
-		for _, c := range se.ErrStatus.Details.Causes {
-			const prefix = "The disruption budget "
-			if rest, ok := strings.CutPrefix(c.Message, prefix); ok {
-				if name, _, ok := strings.Cut(rest, " "); ok {
-					return pod.Namespace + "/" + name
-				}
-			}
-		}
-	}
-	pdbs, lerr := d.client.PolicyV1().PodDisruptionBudgets(pod.Namespace).List(ctx, metav1.ListOptions{})
-	if lerr == nil {
-		for _, pdb := range pdbs.Items {
-			sel, serr := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-			if serr == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-				return pod.Namespace + "/" + pdb.Name
-			}
-		}
-	}
-	return pod.Namespace + "/(unknown PDB)"
 }

@@ -134,7 +134,7 @@ func unmarkPatch(node *corev1.Node, p Policy) []patchOp {
 			ops = append(ops, patchOp{Op: "remove", Path: "/metadata/labels/" + pointer(p.ExcludeLabel)})
 		}
 	}
-	for _, k := range []string{NoticeAnnotation, AddedAnnotation} {
+	for _, k := range []string{NoticeAnnotation, AddedAnnotation, ClaimAnnotation} {
 		if _, ok := node.Annotations[k]; ok {
 			ops = append(ops, patchOp{Op: "remove", Path: "/metadata/annotations/" + pointer(k)})
 		}

@@ -1,42 +1,33 @@
 package drain
 
 import (
-	"context"
-	"fmt"
-	"io"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/errors"
-	kdrain "k8s.io/kubectl/pkg/drain"
 )
 
-// plan returns the pods to evict, lowest priority first, and the pods left
-// alone with the reason. onNode is every pod on the node (from the tracker's
-// list); the selection itself is kubectl's: DaemonSet and mirror pods stay,
-// emptyDir and unreplicated pods go (Force, DeleteEmptyDirData), plus a
-// filter that keeps the agent's own pod.
-func (d *Drainer) plan(ctx context.Context, node string, onNode []corev1.Pod) ([]corev1.Pod, []SkippedPod, error) {
-	h := &kdrain.Helper{
-		Ctx: ctx, Client: d.client, Force: true, IgnoreAllDaemonSets: true, DeleteEmptyDirData: true,
-		AdditionalFilters: []kdrain.PodFilter{d.selfFilter}, Out: io.Discard, ErrOut: io.Discard,
-	}
-	list, errs := h.GetPodsForDeletion(node)
-	if list == nil {
-		return nil, nil, fmt.Errorf("listing pods on node %s: %w", node, errors.NewAggregate(errs))
-	}
-	pods := list.Pods()
-	keep := map[types.UID]bool{}
-	for _, p := range pods {
-		keep[p.UID] = true
-	}
+// plan splits the pods on the node into those to evict, lowest priority
+// first (then by namespace/name), and those left alone with the reason.
+// Finished pods (Succeeded, Failed) hold no process and are in neither.
+// The selection is kubectl drain's with --force --ignore-daemonsets
+// --delete-emptydir-data, from the pods alone: DaemonSet and mirror pods
+// and the agent's own pod stay; emptyDir and unreplicated pods go (with a
+// warning). Unlike kubectl it does not read the DaemonSet of a DaemonSet
+// pod to delete orphans: such a pod dies with the node, and the agent needs
+// no access to DaemonSets.
+func (d *Drainer) plan(onNode []corev1.Pod) ([]corev1.Pod, []SkippedPod) {
+	var pods []corev1.Pod
 	var skipped []SkippedPod
 	for _, p := range onNode {
-		if !keep[p.UID] && !finished(&p) {
-			skipped = append(skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: d.skipReason(&p)})
+		if finished(&p) {
+			continue
 		}
+		if why := d.leave(&p); why != "" {
+			skipped = append(skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: why})
+			continue
+		}
+		pods = append(pods, p)
 	}
 	sort.SliceStable(pods, func(i, j int) bool {
 		pi, pj := priority(&pods[i]), priority(&pods[j])
@@ -45,32 +36,21 @@ func (d *Drainer) plan(ctx context.Context, node string, onNode []corev1.Pod) ([
 		}
 		return pods[i].Namespace+"/"+pods[i].Name < pods[j].Namespace+"/"+pods[j].Name
 	})
-	return pods, skipped, nil
+	return pods, skipped
 }
 
-// selfFilter keeps the agent's own pod on the node: it must outlive the drain.
-func (d *Drainer) selfFilter(p corev1.Pod) kdrain.PodDeleteStatus {
-	if d.policy.SelfName != "" && p.Name == d.policy.SelfName && p.Namespace == d.policy.SelfNamespace {
-		return kdrain.MakePodDeleteStatusSkip()
-	}
-	return kdrain.MakePodDeleteStatusOkay()
-}
-
-// skipReason words why kubectl's filters (or ours) left a pod alone.
-func (d *Drainer) skipReason(p *corev1.Pod) string {
+// leave says why the drain leaves a pod on the node, or "" to evict it.
+func (d *Drainer) leave(p *corev1.Pod) string {
 	if _, ok := p.Annotations[corev1.MirrorPodAnnotationKey]; ok {
 		return "static (mirror) pod: managed by the kubelet"
 	}
-	if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "DaemonSet" {
+	if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "DaemonSet" && ref.APIVersion == "apps/v1" {
 		return "DaemonSet pod: it tolerates the drain and dies with the node"
 	}
-	if p.Name == d.policy.SelfName && p.Namespace == d.policy.SelfNamespace {
+	if d.policy.SelfName != "" && p.Name == d.policy.SelfName && p.Namespace == d.policy.SelfNamespace {
 		return "the agent's own pod"
 	}
-	if p.DeletionTimestamp != nil {
-		return "already terminating"
-	}
-	return "left by the pod filters"
+	return ""
 }
 
 // warning says what a pod loses by being drained, or "".

@@ -22,6 +22,11 @@ const (
 	// GoneBeforeEviction: it went away, or was already terminating, before
 	// the drain evicted it.
 	GoneBeforeEviction Outcome = "gone_before_eviction"
+	// DeletedAfterRefusal: its eviction was refused for a reason other than
+	// a PDB (an admission webhook or policy, a pod under two PDBs) or kept
+	// failing until the cut-off, so it was deleted with a grace period
+	// (PDBFallback delete); PodResult.Refusal has the API's words.
+	DeletedAfterRefusal Outcome = "deleted_after_eviction_refused"
 	// RunningAtDeadline: it was still on the node at deadline − margin; the
 	// reason says why (PDB, eviction error, still terminating).
 	RunningAtDeadline Outcome = "running_at_deadline"
@@ -41,6 +46,10 @@ type PodResult struct {
 	Reason  string
 	// PDB names the disruption budget that refused its eviction, if any.
 	PDB string
+	// Refusal is the API's message when it refused the eviction for a
+	// reason other than a PDB (an admission webhook or policy, RBAC, a pod
+	// under two PDBs), if it did.
+	Refusal string
 	// Attempts counts eviction requests made for it.
 	Attempts int
 	// Accepted is when its eviction or deletion was accepted; Gone when it
@@ -78,6 +87,18 @@ type Report struct {
 	// Resumed is true when the node already carried this notice (an agent
 	// restarted mid-drain).
 	Resumed bool
+	// OtherDrainer names the holder of another drain of this node (see
+	// ClaimAnnotation) that evicted the pods while this one only watched;
+	// "" when this drain evicted them.
+	OtherDrainer string
+	// Err is the error that ended the drain, nil when the node emptied:
+	// ErrDeadline (wrapped, with the count of pods left and the last API
+	// failure, if any) when time ran out; the lasting failure when the
+	// node could not be cordoned or its pods listed (the node is gone,
+	// access is forbidden, or the API failed until the deadline); ctx's
+	// error, wrapped, when the caller stopped the drain. Drain returns it
+	// too, except for ErrDeadline.
+	Err error
 }
 
 // MissedDeadline reports whether pods were still on the node when the
@@ -115,6 +136,9 @@ func (r *Report) Summary() string {
 	c := r.Counts()
 	s := fmt.Sprintf("node %s: %d pods: %d evicted, %d deleted after PDB cut-off, %d gone before eviction, %d running at deadline",
 		r.Node, len(r.Pods), c[Evicted], c[DeletedAfterCutoff], c[GoneBeforeEviction], c[RunningAtDeadline])
+	if n := c[DeletedAfterRefusal]; n > 0 {
+		s += fmt.Sprintf(", %d deleted after their eviction was refused", n)
+	}
 	if r.Empty {
 		return s + fmt.Sprintf("; empty %.1fs before deadline-margin", r.Spare().Seconds())
 	}

@@ -16,25 +16,38 @@ import (
 )
 
 // tracker keeps the pods of one node, from a list and then a watch (never a
-// poll), and tells who is gone. When the watch breaks (the API server
-// restarted) it lists and watches again, backing off up to a second.
+// poll), and tells who is gone and who is new. When the list or the watch
+// fails, or the watch ends early (the API server restarted), it lists and
+// watches again with a jittered backoff on the drain's clock.
 type tracker struct {
 	client kubernetes.Interface
 	node   string
-	clock  clock.PassiveClock
+	clock  clock.Clock
 	log    *zap.Logger
 
 	mu      sync.Mutex
 	pods    map[types.UID]*corev1.Pod
 	goneAt  map[types.UID]time.Time
-	changed chan struct{} // closed and replaced on every change
+	goneCh  map[types.UID]chan struct{} // closed when the pod is gone
+	changed chan struct{}               // closed and replaced on every change
+	lastErr error                       // the last list or watch failure, nil once one worked
 }
 
-// startTracker lists the node's pods and watches them until ctx ends.
-func startTracker(ctx context.Context, c kubernetes.Interface, node string, clk clock.PassiveClock, log *zap.Logger) (*tracker, []corev1.Pod, error) {
+// startTracker lists the node's pods, retrying while ctx lasts, and then
+// watches them until ctx ends.
+func startTracker(ctx context.Context, c kubernetes.Interface, node string, clk clock.Clock, log *zap.Logger) (*tracker, []corev1.Pod, error) {
 	t := &tracker{client: c, node: node, clock: clk, log: log, pods: map[types.UID]*corev1.Pod{},
-		goneAt: map[types.UID]time.Time{}, changed: make(chan struct{})}
-	list, rv, err := t.list(ctx)
+		goneAt: map[types.UID]time.Time{}, goneCh: map[types.UID]chan struct{}{}, changed: make(chan struct{})}
+	var list []corev1.Pod
+	var rv string
+	err := retryTransient(ctx, clk, func(ctx context.Context) error {
+		var err error
+		list, rv, err = t.list(ctx)
+		if err != nil {
+			log.Warn("listing the node's pods failed, retrying", zap.String("node", node), zap.Error(err))
+		}
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,15 +63,20 @@ func (t *tracker) selector() string {
 func (t *tracker) list(ctx context.Context) ([]corev1.Pod, string, error) {
 	l, err := t.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: t.selector()})
 	if err != nil {
+		t.setErr(err)
 		return nil, "", err
 	}
 	now := t.clock.Now()
 	t.mu.Lock()
+	t.lastErr = nil
 	seen := map[types.UID]bool{}
 	for i := range l.Items {
 		p := &l.Items[i]
 		seen[p.UID] = true
 		t.pods[p.UID] = p
+		if finished(p) {
+			t.markGone(p.UID, now)
+		}
 	}
 	for uid := range t.pods {
 		if !seen[uid] {
@@ -72,14 +90,13 @@ func (t *tracker) list(ctx context.Context) ([]corev1.Pod, string, error) {
 }
 
 func (t *tracker) run(ctx context.Context, rv string) {
-	backoff := 50 * time.Millisecond
+	var b backoff
 	for ctx.Err() == nil {
 		if rv == "" {
 			_, newRV, err := t.list(ctx)
 			if err != nil {
 				t.log.Debug("listing pods failed, retrying", zap.String("node", t.node), zap.Error(err))
-				sleepCtx(ctx, backoff)
-				backoff = min(backoff*2, time.Second)
+				sleep(ctx, t.clock, b.next(retryAfter(err)))
 				continue
 			}
 			rv = newRV
@@ -87,35 +104,46 @@ func (t *tracker) run(ctx context.Context, rv string) {
 		w, err := t.client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{
 			FieldSelector: t.selector(), ResourceVersion: rv, AllowWatchBookmarks: true})
 		if err != nil {
+			t.setErr(err)
 			t.log.Debug("watching pods failed, retrying", zap.String("node", t.node), zap.Error(err))
 			rv = ""
-			sleepCtx(ctx, backoff)
-			backoff = min(backoff*2, time.Second)
+			sleep(ctx, t.clock, b.next(retryAfter(err)))
 			continue
 		}
-		backoff = 50 * time.Millisecond
-		rv = t.consume(ctx, w)
+		var events int
+		rv, events = t.consume(ctx, w)
+		if events > 0 {
+			b = backoff{}
+		} else if ctx.Err() == nil {
+			// Ended without an event: do not spin on a broken watch.
+			sleep(ctx, t.clock, b.next(0))
+		}
 	}
 }
 
 // consume applies watch events until the watch ends; it returns the last
-// resource version seen, or "" to force a new list (after an error event).
-func (t *tracker) consume(ctx context.Context, w watch.Interface) string {
+// resource version seen ("" to force a new list, after an error event) and
+// how many events came.
+func (t *tracker) consume(ctx context.Context, w watch.Interface) (string, int) {
 	defer w.Stop()
-	rv := ""
+	rv, n := "", 0
 	for {
 		select {
 		case <-ctx.Done():
-			return ""
+			return "", n
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return rv
+				return rv, n
 			}
+			n++
 			pod, isPod := ev.Object.(*corev1.Pod)
 			if !isPod {
-				return "" // an error event (e.g. resource version too old): list again
+				return "", n // an error event (e.g. resource version too old): list again
 			}
 			rv = pod.ResourceVersion
+			if ev.Type == watch.Bookmark {
+				continue
+			}
 			t.mu.Lock()
 			switch ev.Type {
 			case watch.Added, watch.Modified:
@@ -133,14 +161,33 @@ func (t *tracker) consume(ctx context.Context, w watch.Interface) string {
 	}
 }
 
+func (t *tracker) setErr(err error) {
+	t.mu.Lock()
+	t.lastErr = err
+	t.mu.Unlock()
+}
+
+// err is the last list or watch failure, nil once the next one worked.
+func (t *tracker) err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastErr
+}
+
 // finished pods (Succeeded or Failed) hold no process and count as gone.
 func finished(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
+// markGone records that uid left; t.mu must be held.
 func (t *tracker) markGone(uid types.UID, at time.Time) {
-	if _, ok := t.goneAt[uid]; !ok {
-		t.goneAt[uid] = at
+	if _, ok := t.goneAt[uid]; ok {
+		return
+	}
+	t.goneAt[uid] = at
+	if ch, ok := t.goneCh[uid]; ok {
+		close(ch)
+		delete(t.goneCh, uid)
 	}
 }
 
@@ -165,46 +212,32 @@ func (t *tracker) get(uid types.UID) *corev1.Pod {
 	return t.pods[uid]
 }
 
-// waitGone blocks until every pod in uids is gone or ctx ends, and reports
-// whether all went.
-func (t *tracker) waitGone(ctx context.Context, uids []types.UID) bool {
-	for {
-		t.mu.Lock()
-		left := 0
-		for _, uid := range uids {
-			if _, ok := t.goneAt[uid]; !ok {
-				left++
-			}
-		}
-		ch := t.changed
-		t.mu.Unlock()
-		if left == 0 {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-ch:
-		}
+// goneChan returns a channel closed when the pod is gone. It costs a map
+// entry, not a goroutine, however often it is asked for.
+func (t *tracker) goneChan(uid types.UID) <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.goneAt[uid]; ok {
+		return closed
 	}
+	ch, ok := t.goneCh[uid]
+	if !ok {
+		ch = make(chan struct{})
+		t.goneCh[uid] = ch
+	}
+	return ch
 }
 
-// waitOne returns a channel closed when the pod is gone (or ctx ends).
-func (t *tracker) waitOne(ctx context.Context, uid types.UID) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		t.waitGone(ctx, []types.UID{uid})
-		close(done)
-	}()
-	return done
-}
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// sleepCtx sleeps for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-	case <-tm.C:
+// snapshot returns the pods on the node now and a channel closed at the
+// next change.
+func (t *tracker) snapshot() ([]*corev1.Pod, <-chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*corev1.Pod, 0, len(t.pods))
+	for _, p := range t.pods {
+		out = append(out, p)
 	}
+	return out, t.changed
 }

@@ -1,0 +1,278 @@
+package drain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ErrDeadline is in Report.Err when pods were still on the node at
+// deadline − margin (or at the end of a late notice's short window).
+var ErrDeadline = errors.New("deadline minus margin reached")
+
+// Drain cordons the node, evicts its pods in priority waves and waits for
+// them until deadline − margin. Every step after the first read of the node
+// retries passing API failures (5xx, throttling, timeouts, refused or reset
+// connections, watches ended early) while time is left: a drain ends when
+// the node is empty, when time is up, or on a lasting failure (the node is
+// gone, access is forbidden). Pods that reach the node while it drains are
+// evicted too.
+//
+// The Report names every pod and what became of it, and Report.Err says
+// what ended the drain (nil when the node emptied). The returned error is
+// not nil when the drain could not run to its end: ctx ended, or the node
+// could not be cordoned or its pods listed before time was up; it is then
+// Report.Err too.
+func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
+	started := d.clock.Now()
+	rep := &Report{Node: req.Node, Kind: req.Kind, Deadline: req.Deadline, Margin: d.policy.Margin, Started: started}
+	fail := func(err error) (*Report, error) {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			err = fmt.Errorf("drain of node %s stopped before the node was empty: %w", req.Node, err)
+		} else if cerr != nil {
+			err = fmt.Errorf("drain of node %s stopped before the node was empty: %w", req.Node, errors.Join(err, cerr))
+		}
+		rep.Err, rep.Finished = err, d.clock.Now()
+		return rep, err
+	}
+	cordonCtx, cancelCordon := d.until(ctx, waitEnd(req.Deadline, started, d.policy))
+	defer cancelCordon()
+	// Cordon, learning from the node it reads whether an earlier drain of
+	// this notice left it marked (one GET, not two, before the first write).
+	err := retryTransient(cordonCtx, d.clock, func(ctx context.Context) error {
+		err := patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
+			old, _ := parseNotice(n)
+			rep.Resumed = old != nil && old.ID == req.NoticeID && !old.TaintOnly
+			return markPatch(n, req, d.policy, d.policy.TaintEffect, false, d.clock.Now())
+		})
+		if transient(err) {
+			d.log.Warn("cordoning the node failed, retrying", zap.String("node", req.Node), zap.Error(err))
+		}
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	rep.Cordoned = d.clock.Now()
+	d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
+		zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
+
+	end := waitEnd(req.Deadline, d.clock.Now(), d.policy)
+	endCtx, cancel := d.until(ctx, end)
+	defer cancel()
+	tr, onNode, err := startTracker(endCtx, d.client, req.Node, d.clock, d.log)
+	if err != nil {
+		return fail(fmt.Errorf("listing pods on node %s: %w", req.Node, err))
+	}
+	pods, skipped := d.plan(onNode)
+	rep.Skipped = skipped
+	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism), started: started, deadline: req.Deadline,
+		node: req.Node, known: map[types.UID]bool{}, owner: d.tryClaim(endCtx, req.Node)}
+	if !r.owner {
+		rep.OtherDrainer = d.claimHolder(endCtx, req.Node)
+		d.log.Info("another drain of this node is evicting its pods; watching them go", zap.String("node", req.Node),
+			zap.String("holder", rep.OtherDrainer))
+	}
+	for i := range onNode {
+		r.known[onNode[i].UID] = true
+	}
+	for _, p := range pods {
+		r.jobs = append(r.jobs, newJob(p))
+	}
+	d.log.Info("drain planned", zap.String("node", req.Node), zap.Int("pods", len(pods)), zap.Int("skipped", len(skipped)),
+		zap.Duration("time_left", end.Sub(d.clock.Now())), zap.Bool("resumed", rep.Resumed))
+
+	rep.Empty = r.run(endCtx, rep)
+	rep.Finished = d.clock.Now()
+	if r.owner {
+		rep.OtherDrainer = ""
+		d.unclaim(req.Node)
+	}
+	d.settle(rep, r.jobs, tr)
+	switch {
+	case rep.Empty:
+		return rep, nil
+	case ctx.Err() != nil:
+		return fail(ctx.Err())
+	}
+	left := len(rep.Blocking())
+	if last := r.lastError(); last != nil {
+		rep.Err = fmt.Errorf("%d pods still on node %s: %w (last API failure: %w)", left, req.Node, ErrDeadline, last)
+	} else {
+		rep.Err = fmt.Errorf("%d pods still on node %s: %w", left, req.Node, ErrDeadline)
+	}
+	return rep, nil
+}
+
+// drainRun is one drain's evictions in progress.
+type drainRun struct {
+	d                 *Drainer
+	tr                *tracker
+	sl                *slots
+	started, deadline time.Time
+	node              string
+	owner             bool // this drain holds the node's claim and evicts
+	jobs              []*podJob
+	known             map[types.UID]bool // every pod seen on the node
+	wg                sync.WaitGroup
+}
+
+// run starts the evictions, one wave per priority, lowest first; a wave
+// starts when the previous wave's first requests are all answered or after
+// WaveGap, so every wave starts within WaveGap of the last. Pods that reach
+// the node later are evicted as they come. A drain that does not hold the
+// node's claim only watches, and takes over if the claim lapses; the owner
+// renews it. run returns whether every pod left before ctx ended, once
+// every eviction has stopped.
+func (r *drainRun) run(ctx context.Context, rep *Report) bool {
+	jobCtx, stop := context.WithCancel(ctx)
+	defer r.wg.Wait()
+	defer stop()
+	if r.owner {
+		r.waves(ctx, jobCtx)
+	}
+	renew := r.d.clock.NewTimer(claimTTL / 3)
+	defer renew.Stop()
+	for {
+		pods, changed := r.tr.snapshot()
+		if r.owner {
+			r.adopt(jobCtx, pods, rep)
+		}
+		if r.allGone() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-changed:
+		case <-renew.C():
+			was := r.owner
+			r.owner = r.d.tryClaim(ctx, r.node) || was
+			if r.owner && !was {
+				r.d.log.Info("the other drain of this node stopped renewing its claim; taking over", zap.String("node", r.node))
+				r.waves(ctx, jobCtx)
+			}
+			renew.Reset(claimTTL / 3)
+		}
+	}
+}
+
+// waves starts the planned evictions, one priority wave after the other.
+func (r *drainRun) waves(ctx, jobCtx context.Context) {
+	planned := r.jobs
+	for i := 0; i < len(planned); {
+		j := i
+		for j < len(planned) && planned[j].res.Priority == planned[i].res.Priority {
+			j++
+		}
+		wave := planned[i:j]
+		for _, job := range wave {
+			r.start(jobCtx, job)
+		}
+		gap := r.d.clock.NewTimer(r.d.policy.WaveGap)
+		for _, job := range wave {
+			select {
+			case <-job.answered:
+			case <-gap.C():
+			case <-ctx.Done():
+			}
+		}
+		gap.Stop()
+		i = j
+	}
+}
+
+func (r *drainRun) start(ctx context.Context, j *podJob) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.d.evict(ctx, j, r.tr, r.sl, r.started, r.deadline)
+	}()
+}
+
+// adopt starts evicting pods that reached the node after the plan (bound
+// by a scheduler that had not seen the cordon, or created with nodeName).
+func (r *drainRun) adopt(ctx context.Context, pods []*corev1.Pod, rep *Report) {
+	for _, p := range pods {
+		if r.known[p.UID] {
+			continue
+		}
+		r.known[p.UID] = true
+		if finished(p) {
+			continue
+		}
+		if why := r.d.leave(p); why != "" {
+			rep.Skipped = append(rep.Skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: why})
+			continue
+		}
+		r.d.log.Info("pod reached the node after the drain began; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
+		j := newJob(*p)
+		r.jobs = append(r.jobs, j)
+		r.start(ctx, j)
+	}
+}
+
+func (r *drainRun) allGone() bool {
+	for _, j := range r.jobs {
+		if _, gone := r.tr.gone(j.pod.UID); !gone {
+			return false
+		}
+	}
+	return true
+}
+
+// lastError is the tracker's current list or watch failure, if any.
+func (r *drainRun) lastError() error { return r.tr.err() }
+
+// settle fills in the report's pods from the jobs, when each left and, for
+// those that did not, why it is still on the node.
+func (d *Drainer) settle(rep *Report, jobs []*podJob, tr *tracker) {
+	rep.Pods = make([]PodResult, len(jobs))
+	for i, j := range jobs {
+		r := &j.res
+		if r.Accepted.After(rep.AllAccepted) {
+			rep.AllAccepted = r.Accepted
+		}
+		if at, gone := tr.gone(j.pod.UID); gone {
+			r.Gone = at
+			if r.Outcome == "" || r.Outcome == RunningAtDeadline {
+				r.Outcome, r.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
+			}
+			rep.Pods[i] = *r
+			continue
+		}
+		switch r.Outcome {
+		case Evicted, DeletedAfterCutoff, DeletedAfterRefusal:
+			r.Reason = fmt.Sprintf("still terminating at the deadline (%s at %s with %ds grace)", r.Outcome, r.Accepted.UTC().Format(time.RFC3339), r.Grace)
+		case GoneBeforeEviction:
+			r.Reason = "was terminating before the drain and still is at the deadline"
+		case "":
+			if r.Reason == "" {
+				r.Reason = "the drain ended before its eviction was tried"
+			}
+		}
+		r.Outcome = RunningAtDeadline
+		rep.Pods[i] = *r
+	}
+}
+
+// until returns a context that ends at t by d's clock, or when parent ends.
+func (d *Drainer) until(parent context.Context, t time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	timer := d.clock.NewTimer(t.Sub(d.clock.Now()))
+	go func() {
+		select {
+		case <-timer.C():
+			cancel(ErrDeadline)
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
