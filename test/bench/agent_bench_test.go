@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spot-handler/spot-handler/internal/testenv"
 )
 
 // runs is how many times the repeated scenarios run ($BENCH_RUNS, default 20).
@@ -54,6 +56,29 @@ func BenchmarkNoticeToCordon(b *testing.B) {
 func drainScenario(b *testing.B, n int32, grace int64, delay, notice time.Duration) (cordon, accepted, empty, spare float64) {
 	node := nodeName("drain")
 	spotNodeWithPods(b, node, n, grace, delay)
+	return drainOnce(b, node, n, notice, agentBinary(), nil).seconds()
+}
+
+// drainResult is one drain's milestones, its notice's appearance and its
+// deadline.
+type drainResult struct {
+	m            milestones
+	at, deadline time.Time
+}
+
+// seconds returns cordon, all accepted and empty after the notice's
+// appearance, and the spare seconds before deadline − margin (15s).
+func (d drainResult) seconds() (cordon, accepted, empty, spare float64) {
+	return d.m.cordoned.Sub(d.at).Seconds(), d.m.accepted.Sub(d.at).Seconds(), d.m.empty.Sub(d.at).Seconds(),
+		d.deadline.Add(-15 * time.Second).Sub(d.m.empty).Seconds()
+}
+
+// drainOnce serves a Spot notice (2s from now, notice before the deadline)
+// for node and its n pods, runs bin (the agent or a script that execs it)
+// and waits until the node is empty. watch, if set, is called once the
+// agent is ready and returns a func called when the drain is over.
+func drainOnce(b *testing.B, node string, n int32, notice time.Duration, bin string, watch func(*testenv.AgentProc) func()) drainResult {
+	b.Helper()
 	at := nextSecond(2 * time.Second)
 	deadline := at.Add(notice)
 	aemm := spotNotice(b, at, deadline)
@@ -64,14 +89,20 @@ func drainScenario(b *testing.B, n int32, grace int64, delay, notice time.Durati
 	if err != nil {
 		b.Fatal(err)
 	}
-	agent := startAgent(b, node, aemm.URL)
+	agent := startAgentBin(b, bin, node, aemm.URL)
 	defer agent.Kill()
+	var stop func()
+	if watch != nil {
+		stop = watch(agent)
+	}
 	m := wait()
+	if stop != nil {
+		stop()
+	}
 	if m.empty.IsZero() {
 		b.Fatalf("node %s not empty before the termination time; agent log:\n%s", node, tail(agent.Logs(), 20))
 	}
-	return m.cordoned.Sub(at).Seconds(), m.accepted.Sub(at).Seconds(), m.empty.Sub(at).Seconds(),
-		deadline.Add(-15 * time.Second).Sub(m.empty).Seconds()
+	return drainResult{m: m, at: at, deadline: deadline}
 }
 
 // Benchmark110Pods30sGrace: notice → all 110 evictions accepted → node
@@ -101,31 +132,6 @@ func Benchmark110Pods600sGrace90sDeadline(b *testing.B) {
 		b.ReportMetric(a, "accepted_s")
 		b.ReportMetric(e, "empty_s")
 		b.ReportMetric(s, "spare_s")
-	}
-}
-
-// BenchmarkAgentIdle: one agent, no notice, for $BENCH_IDLE (default 60s):
-// resident memory, CPU and Kubernetes API requests per minute.
-func BenchmarkAgentIdle(b *testing.B) {
-	idle := 60 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("BENCH_IDLE")); err == nil {
-		idle = d
-	}
-	for range b.N {
-		node := nodeName("idle")
-		spotNodeWithPods(b, node, 0, 1, 0)
-		aemm := spotNotice(b, time.Now().Add(24*time.Hour).Truncate(time.Second), time.Now().Add(25*time.Hour))
-		agent := startAgent(b, node, aemm.URL)
-		time.Sleep(2 * time.Second)
-		pid := agent.Cmd.Process.Pid
-		cpu0, req0 := cpuSeconds(b, pid), metric(b, agent, "spot_handler_kube_api_requests_total")
-		time.Sleep(idle)
-		cpu1, req1 := cpuSeconds(b, pid), metric(b, agent, "spot_handler_kube_api_requests_total")
-		b.ReportMetric(rssMiB(b, pid), "rss_MiB")
-		b.ReportMetric(100*(cpu1-cpu0)/idle.Seconds(), "cpu_pct")
-		b.ReportMetric((req1-req0)/idle.Minutes(), "api_req_per_min")
-		agent.Kill()
-		aemm.Stop()
 	}
 }
 

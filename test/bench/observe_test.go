@@ -3,15 +3,19 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
@@ -122,6 +126,25 @@ func spotNodeWithPods(b *testing.B, node string, n int32, grace int64, delay tim
 	}
 }
 
+// raisePodCapacity lets node (made by NewNode, room for 250) run pods pods.
+func raisePodCapacity(b *testing.B, node string, pods int64) {
+	b.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		n, err := plane.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		q := *resource.NewQuantity(pods, resource.DecimalSI)
+		n.Status.Capacity[corev1.ResourcePods], n.Status.Allocatable[corev1.ResourcePods] = q, q
+		_, err = plane.Client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatalf("raising node %s's pod capacity: %v", node, err)
+	}
+}
+
 // spotNotice starts AEMM serving a Spot notice that appears at `at` (a whole
 // second) with termination at deadline.
 func spotNotice(b *testing.B, at, deadline time.Time) *testenv.AEMM {
@@ -134,13 +157,29 @@ func spotNotice(b *testing.B, at, deadline time.Time) *testenv.AEMM {
 	return a
 }
 
+// startAgent runs the agent binary (agentBinary) for node against imdsURL.
 func startAgent(b *testing.B, node, imdsURL string, extra ...string) *testenv.AgentProc {
 	b.Helper()
-	a, err := testenv.StartAgent(binary, plane.Kubeconfig, node, imdsURL, extra...)
+	return startAgentBin(b, agentBinary(), node, imdsURL, extra...)
+}
+
+// startAgentBin runs bin (the agent, or a script that execs it) for node.
+func startAgentBin(b *testing.B, bin, node, imdsURL string, extra ...string) *testenv.AgentProc {
+	b.Helper()
+	a, err := testenv.StartAgent(bin, plane.Kubeconfig, node, imdsURL, extra...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return a
+}
+
+// agentBinary is $BENCH_AGENT_BINARY if set (e.g. an older build, to
+// measure before and after a change), else the binary TestMain built.
+func agentBinary() string {
+	if bin := os.Getenv("BENCH_AGENT_BINARY"); bin != "" {
+		return bin
+	}
+	return binary
 }
 
 // nextSecond is the whole second at least d from now.

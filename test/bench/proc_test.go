@@ -26,21 +26,31 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	return (ut + st) / clockTicks
 }
 
-// rssMiB is the process's resident set size.
-func rssMiB(b *testing.B, pid int) float64 {
+// procStatus returns the kB fields of /proc/<pid>/status (VmRSS, RssAnon,
+// RssFile, VmHWM, ...).
+func procStatus(b *testing.B, pid int) map[string]float64 {
 	b.Helper()
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	st, err := readStatus(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return st
+}
+
+// readStatus reads the kB fields of /proc/<pid>/status.
+func readStatus(pid int) (map[string]float64, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return nil, err
+	}
+	kb := map[string]float64{}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			kb[strings.TrimSuffix(f[0], ":")] = v
 		}
 	}
-	b.Fatal("no VmRSS")
-	return 0
+	return kb, nil
 }
 
 func metric(b *testing.B, a *testenv.AgentProc, name string) float64 {
