@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // countingReader counts the bytes read from it.
@@ -83,5 +84,55 @@ func TestStatusOutcome(t *testing.T) {
 	}
 	if len(Outcomes()) != 10 {
 		t.Errorf("Outcomes() = %q, want the 10 documented outcomes", Outcomes())
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"":                              0,
+		"1":                             time.Second,
+		"120":                           2 * time.Minute,
+		"-3":                            0,
+		"soon":                          0,
+		"Wed, 02 Jan 2030 03:04:07 GMT": 2 * time.Second,
+		"Wed, 02 Jan 2030 03:04:00 GMT": 0, // past
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestPace checks the wait between cycle starts: the poll interval unless
+// IMDS throttled, then doubling per throttled cycle, stretched to a longer
+// Retry-After, never past MaxBackoff.
+func TestPace(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxBackoff time.Duration
+		throttled  int
+		hint, want time.Duration
+	}{
+		{"not throttled", 2 * time.Second, 0, 0, time.Second},
+		{"hint ignored without a 429", 2 * time.Second, 0, 5 * time.Second, time.Second},
+		{"one 429", 2 * time.Second, 1, 0, 2 * time.Second},
+		{"many 429s stay at the cap", 2 * time.Second, 9, 0, 2 * time.Second},
+		{"short hint keeps the doubling", 10 * time.Second, 2, time.Second, 4 * time.Second},
+		{"longer hint honoured", 10 * time.Second, 1, 7 * time.Second, 7 * time.Second},
+		{"hint capped", 2 * time.Second, 1, time.Minute, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewClient(Config{MaxBackoff: tt.maxBackoff})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPoller(NewWatcher(c), make(chan Notice))
+			p.throttled, p.hinted = tt.throttled, tt.hint
+			if got := p.pace(); got != tt.want {
+				t.Errorf("pace = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
