@@ -45,18 +45,7 @@ type agentProc struct {
 // waits until /readyz answers 200; the test's cleanup kills it.
 func startAgent(t *testing.T, node, imdsURL string, extra ...string) *agentProc {
 	t.Helper()
-	p, err := testenv.StartAgent(binary, plane.Kubeconfig, node, imdsURL, extra...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &agentProc{AgentProc: p, cmd: p.Cmd, done: p.Done()}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("agent log:\n%s", p.Logs())
-		}
-	})
-	return a
+	return startAgentVia(t, plane.Kubeconfig, node, imdsURL, extra...)
 }
 
 func (a *agentProc) logs() string { return a.Logs() }

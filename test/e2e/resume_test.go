@@ -64,22 +64,46 @@ func TestAgentMaintenanceThenCanceled(t *testing.T) {
 }
 
 // TestAgentResumesAfterKill kills the agent mid-drain (SIGKILL: no chance
-// to clean up) and starts a new one: it reads the node's annotation, sees
-// the notice still in IMDS, and finishes the drain with no second taint.
+// to clean up) and starts a new one. The fault proxy between the agents and
+// the API holds every eviction until the first agent is dead, so none of
+// its evictions ever reaches the API: only the restarted agent can empty
+// the node. It reads the node's annotation, sees the notice still in IMDS,
+// and finishes the drain with no second taint.
 func TestAgentResumesAfterKill(t *testing.T) {
 	needPlane(t)
 	t.Parallel()
 	const name = "e2e-resume"
-	spotNode(t, name, 10, 20) // pods take up to 20s to go
+	ns := spotNode(t, name, 10, 20) // pods take up to 20s to go
+	faults := plane.Faults(t)
+	evictions := testenv.Match{Method: "POST", Path: "^/api/v1/namespaces/" + ns + "/pods/[^/]+/eviction$"}
+	held := faults.Add(testenv.Rule{Match: evictions, Hang: true})
 	deadline := time.Now().Add(90 * time.Second).UTC().Truncate(time.Second)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", deadline.Format(time.RFC3339), "--rebalance-delay-sec", "100000")
-	first := startAgent(t, name, aemm.URL)
-	waitUntil(t, 10*time.Second, "cordon", func() bool { return node(t, name).Spec.Unschedulable })
+	first := startAgentVia(t, faults.Kubeconfig, name, aemm.URL)
+	waitUntil(t, 30*time.Second, "the first agent's 10 evictions held", func() bool { return held.Hits() >= 10 })
 	first.kill()
-	second := startAgent(t, name, aemm.URL)
+	killed := time.Now()
+	waitUntil(t, 10*time.Second, "the dead agent's held evictions dropped", func() bool {
+		for _, l := range faults.Requests() {
+			if l.IsEviction() && !l.Done {
+				return false
+			}
+		}
+		return true
+	})
+	held.Release()
+	if n := podsOn(t, name); n != 10 {
+		t.Fatalf("%d pods on the node after the first agent died, want all 10 (its evictions were held)", n)
+	}
+	second := startAgentVia(t, faults.Kubeconfig, name, aemm.URL)
 	waitUntil(t, 60*time.Second, "node empty", func() bool { return podsOn(t, name) == 0 })
 	if time.Now().After(deadline.Add(-15 * time.Second)) {
 		t.Errorf("node emptied after deadline-margin")
+	}
+	for _, l := range faults.Requests() {
+		if l.IsEviction() && l.Status != 0 && l.At.Before(killed) {
+			t.Errorf("an eviction of the first agent reached the API: %+v", l)
+		}
 	}
 	if c := taintCount(node(t, name)); c != 1 {
 		t.Errorf("taint present %d times", c)
@@ -87,6 +111,23 @@ func TestAgentResumesAfterKill(t *testing.T) {
 	waitUntil(t, 10*time.Second, "resumed drain reported", func() bool {
 		return strings.Contains(second.logs(), `"resumed":true`) && strings.Contains(second.logs(), "drain finished: node empty")
 	})
+}
+
+// startAgentVia is startAgent with another kubeconfig (a fault proxy's).
+func startAgentVia(t *testing.T, kubeconfig, node, imdsURL string, extra ...string) *agentProc {
+	t.Helper()
+	p, err := testenv.StartAgent(binary, kubeconfig, node, imdsURL, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentProc{AgentProc: p, cmd: p.Cmd, done: p.Done()}
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", p.Logs())
+		}
+	})
+	return a
 }
 
 // TestAgentSIGTERMWhileDraining: the kubelet sends SIGTERM; a draining agent
