@@ -37,14 +37,21 @@ func TestDrainSurvivesAPIServerRestart(t *testing.T) {
 		}
 		done <- rep
 	}()
+	var rep *Report
 	outage := func(what string, held *testenv.Fault, hits int) {
 		for held.Hits() < hits {
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case rep = <-done:
+				t.Fatalf("the drain ended before the outage %s: %s", what, rep.Summary())
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 		p.StopAPIServer()
 		t.Logf("kube-apiserver stopped %s", what)
 		held.Release()
-		time.Sleep(5 * time.Second)
+		// Longer than client-go's own retries of a GET whose connection
+		// broke (10 × 1 s), so the drain's retries are what is tested.
+		time.Sleep(15 * time.Second)
 		if err := p.StartAPIServer(); err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +59,7 @@ func TestDrainSurvivesAPIServerRestart(t *testing.T) {
 	}
 	outage("before the plan's LIST", list, 1)
 	outage("in the middle of the evictions", sixth, 1)
-	rep := <-done
+	rep = <-done
 	t.Log(rep.Summary())
 	checkEmptyInTime(t, p, rep, node)
 	if rep.Counts()[Evicted] != 10 {
