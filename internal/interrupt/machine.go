@@ -308,7 +308,7 @@ func (m *Machine) resumed(e Resumed, now time.Time) []Action {
 	rec := *e.Record
 	for _, en := range m.inForce {
 		if recordMatches(rec, en.notice) {
-			return nil // already being handled by this process
+			return m.adopt(en, rec, now) // the source delivered it before the node was read
 		}
 	}
 	if m.marks == marksNone {
@@ -325,6 +325,24 @@ func (m *Machine) resumed(e Resumed, now time.Time) []Action {
 		return m.sync(rec.Source, now)
 	}
 	return []Action{Keep{Notice: recordNotice(rec), Reason: "the node carries a notice from an earlier agent: waiting for its source to confirm it"}}
+}
+
+// adopt takes the recorded deadline and detection time for the notice in
+// force that the record stands for, when the record's deadline is earlier
+// (the notice gave none, and this process chose one from its own, later,
+// detection): a restart never moves a deadline later.
+func (m *Machine) adopt(e *entry, rec Recorded, now time.Time) []Action {
+	if rec.Deadline.IsZero() || !rec.Deadline.Before(e.deadline) {
+		return nil
+	}
+	e.deadline, e.resumed = rec.Deadline, true
+	if !rec.Detected.IsZero() {
+		e.notice.Detected = rec.Detected
+	}
+	if acts := m.reconcile(now, undo{}); len(acts) > 0 {
+		return acts
+	}
+	return []Action{Keep{Notice: e.notice, Reason: "the deadline recorded on the node is kept"}}
 }
 
 // sync marks src as having answered in full: its recorded notice, if not

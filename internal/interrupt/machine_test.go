@@ -264,6 +264,13 @@ func TestIssueCases(t *testing.T) {
 			{0, rec(Recorded{Kind: RebalanceRecommendation, ID: "r1", Source: SourceIMDS, Deadline: t0.Add(10 * time.Second)}), []string{"keep"}},
 			{time.Second, Received{rebalance("r1")}, []string{"keep", "start#1 r1 by 10s resumed late"}},
 		}, PhaseDraining},
+		{"7 the ASG notice arrives before the node is read: the recorded deadline still wins", policy, []step{
+			{0, Received{asg()}, []string{"announce ASGTermination/Terminated", "hook notice ASGTermination/Terminated", "event ASGTermination", "start#1 ASGTermination/Terminated by 2m0s"}},
+			{time.Second, rec(Recorded{Kind: ASGTermination, ID: "ASGTermination/Terminated", Source: SourceIMDS,
+				Deadline: t0.Add(30 * time.Second), Detected: t0.Add(-90 * time.Second)}), []string{"restart#1→#2 ASGTermination/Terminated by 30s"}},
+			{2 * time.Second, rec(Recorded{Kind: ASGTermination, ID: "ASGTermination/Terminated", Source: SourceIMDS,
+				Deadline: t0.Add(time.Hour)}), nil},
+		}, PhaseDraining},
 		{"7 a new ASG notice gets detection + 2m, once", policy, []step{
 			{0, Received{asg()}, []string{"announce ASGTermination/Terminated", "hook notice ASGTermination/Terminated", "event ASGTermination", "start#1 ASGTermination/Terminated by 2m0s"}},
 			{time.Minute, Received{asg()}, nil},
