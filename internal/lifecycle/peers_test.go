@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // peers returns the plane and a reset moto, skipping under -short.
-func peers(t *testing.T) (*testenv.Plane, *testenv.Moto) {
+func peers(t testing.TB) (*testenv.Plane, *testenv.Moto) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the local control plane and moto")
@@ -63,7 +63,7 @@ func peers(t *testing.T) (*testenv.Plane, *testenv.Moto) {
 
 // world is one test's group in moto, its hooks and its nodes.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	plane     *testenv.Plane
 	moto      *testenv.Moto
 	asg       *autoscaling.Client
@@ -79,7 +79,7 @@ const (
 
 // newWorld creates a group of size instances with a termination hook and a
 // launch hook of the given heartbeat timeout (seconds).
-func newWorld(t *testing.T, size int, timeout int32) *world {
+func newWorld(t testing.TB, size int, timeout int32) *world {
 	t.Helper()
 	p, m := peers(t)
 	ctx := context.Background()

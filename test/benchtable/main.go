@@ -54,6 +54,8 @@ var rows = []row{
 	{"BenchmarkQueueStorm/nodes=100", "Queue mode: controller resident memory idle / at 100 drains", []string{"idle_rss_MiB", "peak_rss_MiB"}, "%.0f MiB / %.0f MiB"},
 	{"BenchmarkLeaderFailover", "Queue mode, leader killed mid-storm (20 nodes, 5 workers): all empty before deadline − margin? new leader after; slowest node's spare", []string{"all_empty_in_time", "failover_s", "slowest_spare_s"}, "yes=%.0f; %.1f s; %.1f s spare"},
 	{"BenchmarkControllerIdle", "Controller idle (leader, 20 nodes, no messages): resident memory, Kubernetes API requests per minute", []string{"rss_MiB", "api_req_per_min"}, "%.0f MiB, %.0f req/min"},
+	{"BenchmarkLifecycleToComplete", "ASG termination hook, node of 30 pods with 30 s grace: lifecycle message → CompleteLifecycleAction CONTINUE (p50 / max of 3; heartbeats sent per action, 5 s hook timeout)", []string{"complete_p50_s", "complete_max_s", "heartbeats_per_action"}, "%.1f s / %.1f s; %.0f heartbeats"},
+	{"BenchmarkHeartbeatGapAfterFailover", "ASG hook held through a leader failover (3 s heartbeat interval, 5 s lease): action still held? longest gap between heartbeats", []string{"held_through_failover", "max_gap_s"}, "yes=%.0f; %.1f s"},
 	{"BenchmarkPollCycle", "IMDS poll cycle (4 paths) against a local server: time, allocations", []string{"ns/op", "allocs/op"}, "%.0f ns, %.0f allocs"},
 	{"BenchmarkPlaneStartup", "Test control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok): start → apiserver ready; resident memory", []string{"ready_s", "rss_MiB"}, "%.1f s; %.0f MiB"},
 	{"BenchmarkLoadAndRankRegion", "Advisor: load the 1 MB feed and rank a whole region", []string{"ns/op"}, "%.0f ns"},
