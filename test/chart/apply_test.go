@@ -210,6 +210,10 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		checkServiceAccount(t, ctx, p, ns, spot.Name)
 	})
 
+	t.Run("a full drain as the service account", func(t *testing.T) {
+		checkDrainAsServiceAccount(t, ctx, p, ns)
+	})
+
 	t.Run("agent with the chart's arguments", func(t *testing.T) {
 		runChartAgent(t, ctx, p, ns)
 	})

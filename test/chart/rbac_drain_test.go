@@ -1,0 +1,100 @@
+package chart_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/spot-handler/spot-handler/internal/testenv"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// checkDrainAsServiceAccount runs a full drain as the chart's
+// ServiceAccount (impersonated), through the fault proxy so every request
+// and its answer is logged, on a node with every kind of pod the drain
+// handles: free pods, pods behind a PDB that never allows (deleted at the
+// cut-off), a pod already terminating (its grace shortened) and a
+// DaemonSet pod (left). No request may be refused: a 403 the drain
+// swallowed would otherwise go unseen.
+func checkDrainAsServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, saNS string) {
+	node := "rbac-drain"
+	if _, err := p.NewNode(ctx, node, nil); err != nil {
+		t.Fatal(err)
+	}
+	ns := p.NewNamespace(t)
+	if err := p.PinnedReplicaSet(ctx, ns, "free", node, 3, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PinnedReplicaSet(ctx, ns, "guarded", node, 2, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PinnedReplicaSet(ctx, ns, "slow", node, 1, 60, 100000*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	zero := intstr.FromInt32(0)
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "guarded", Namespace: ns},
+		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &zero, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "guarded"}}}}
+	if _, err := p.Client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "logs", Namespace: ns},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "logs"}},
+			Template: testenv.PodTemplate(map[string]string{"app": "logs"}, map[string]string{"kubernetes.io/hostname": node}, 1, 0)}}
+	ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	if _, err := p.Client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitPods(ctx, ns, "app=logs", 1, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	slow, err := p.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=slow"})
+	if err != nil || len(slow.Items) != 1 {
+		t.Fatalf("slow pod: %v", err)
+	}
+	if err := p.Client.CoreV1().Pods(ns).Delete(ctx, slow.Items[0].Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	faults := p.Faults(t)
+	cfg := rest.CopyConfig(faults.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + saNS + ":spot-handler",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"},
+	}
+	sa, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := drain.DefaultPolicy()
+	pol.Margin = 10 * time.Second
+	d, err := drain.New(sa, pol, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := d.Drain(ctx, drain.Request{Node: node, Kind: "SpotInterruption", NoticeID: "rbac", Deadline: time.Now().Add(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Summary())
+	if !rep.Empty || rep.Counts()[drain.DeletedAfterCutoff] != 2 || len(rep.Skipped) != 1 {
+		t.Errorf("drain as the ServiceAccount: %s (skipped %v), want empty, 2 deleted after the PDB cut-off, the DaemonSet pod left", rep.Summary(), rep.Skipped)
+	}
+	calls := map[string]int{}
+	for _, l := range faults.Requests() {
+		calls[l.Method]++
+		if l.Status == 401 || l.Status == 403 {
+			t.Errorf("the chart's RBAC refused a request of the drain: %s %s?%s → %d", l.Method, l.Path, l.Query, l.Status)
+		}
+	}
+	if calls["POST"] == 0 || calls["DELETE"] < 3 || calls["PATCH"] == 0 {
+		t.Errorf("requests by method %v: the drain did not evict, delete and patch", calls)
+	}
+}
