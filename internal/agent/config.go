@@ -1,7 +1,11 @@
-// Package agent is the spot-handler DaemonSet process: it turns the notices
-// pkg/imds sees into the actions pkg/drain takes, according to the policy
-// flags, and reports every step as Kubernetes Events, logs, metrics and
-// webhook calls. It is the only package that knows both IMDS and Kubernetes.
+// Package agent is the spot-handler DaemonSet process: the I/O around one
+// internal/interrupt state machine for its node. One loop goroutine owns
+// the machine; it turns the notices pkg/imds sees, the rehearsal
+// annotation and what the node said at start-up into events, and carries
+// out the actions the machine returns: drains and node writes through
+// pkg/drain, off the loop (work.go), and Kubernetes Events, logs, metrics
+// and webhook calls (report.go; with --dry-run, logs only). It is the only
+// package that knows both IMDS and Kubernetes.
 //
 // In steady state it makes no Kubernetes API calls: it talks to the API at
 // start-up (to resume or undo a drain a previous agent began) and when a
