@@ -22,18 +22,6 @@ func renderMode(t *testing.T, mode string, sets ...string) []*unstructured.Unstr
 	return render(t, "spot", nil, append([]string{"mode=" + mode, "controller.queueURL=" + testQueueURL}, sets...)...)
 }
 
-// named returns the rendered object of a kind with a name, failing otherwise.
-func named(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
-	t.Helper()
-	for _, o := range find(objs, kind) {
-		if o.GetName() == name {
-			return o
-		}
-	}
-	t.Fatalf("no %s %s among %v", kind, name, kinds(objs))
-	return nil
-}
-
 // notFromControllerValues are the controller's flags the chart does not set
 // from a value, and why.
 var notFromControllerValues = map[string]string{
