@@ -44,7 +44,7 @@ func BenchmarkQueueStorm(b *testing.B) {
 	}
 }
 
-// BenchmarkLeaderFailover: 20 nodes draining on 5 workers, the leader
+// BenchmarkLeaderFailover: 20 nodes draining on 10 workers, the leader
 // killed once all are cordoned: time until the other replica leads (it
 // then resumes every drain), and whether every node still emptied before
 // deadline − margin.
@@ -53,7 +53,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		e := newEnv(b, 30)
 		nodes := e.nodes(20, 2, 30, 5*time.Second)
 		b.ResetTimer()
-		r := killLeaderMidStorm(b, e, nodes, "--workers=5")
+		r := killLeaderMidStorm(b, e, nodes, "--workers=10")
 		b.StopTimer()
 		b.ReportMetric(r.failover.Seconds(), "failover_s")
 		b.ReportMetric(boolMetric(r.storm.allInTime), "all_empty_in_time")

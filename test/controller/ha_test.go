@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,6 +55,10 @@ func killLeaderMidStorm(tb testing.TB, e *env, nodes []instNode, extra ...string
 			problem = "the lease is not held by replica-a"
 			return
 		}
+		if got := b.metric("spot_handler_queue_messages_total", `outcome="handled"`); got != 0 {
+			problem = fmt.Sprintf("the follower handled %v messages; only the leader receives", got)
+			return
+		}
 		a.kill()
 		at := time.Now()
 		for b.metric("spot_handler_leader") != 1 {
@@ -81,7 +86,7 @@ func killLeaderMidStorm(tb testing.TB, e *env, nodes []instNode, extra ...string
 	return res
 }
 
-// TestLeaderKilledMidDrains: 20 nodes drain on 5 workers; the leader is
+// TestLeaderKilledMidDrains: 20 nodes drain on 10 workers; the leader is
 // killed once all are cordoned. The other replica takes the Lease within
 // the lease duration (plus a retry), resumes every drain from the nodes'
 // records with the recorded deadline, and every node empties before
@@ -89,7 +94,7 @@ func killLeaderMidStorm(tb testing.TB, e *env, nodes []instNode, extra ...string
 func TestLeaderKilledMidDrains(t *testing.T) {
 	e := newEnv(t, 30)
 	nodes := e.nodes(20, 2, 30, 5*time.Second)
-	r := killLeaderMidStorm(t, e, nodes, "--workers=5")
+	r := killLeaderMidStorm(t, e, nodes, "--workers=10")
 	t.Logf("failover %v; slowest spare %v; received → empty p50 %v max %v", r.failover, r.storm.slowestSpare,
 		percentile(r.storm.empty, 50), percentile(r.storm.empty, 100))
 	if !r.storm.allInTime {
