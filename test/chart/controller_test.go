@@ -53,6 +53,15 @@ func TestModes(t *testing.T) {
 	if matches(ds.Spec.Selector.MatchLabels, dep.Spec.Template.Labels) || matches(dep.Spec.Selector.MatchLabels, ds.Spec.Template.Labels) {
 		t.Errorf("selectors overlap: DaemonSet %v, Deployment %v", ds.Spec.Selector.MatchLabels, dep.Spec.Selector.MatchLabels)
 	}
+	var monitored []string
+	for _, pm := range find(render(t, "spot", nil, "mode=both", "controller.queueURL="+testQueueURL, "metrics.podMonitor.enabled=true"), "PodMonitor") {
+		sel, _, _ := unstructured.NestedStringMap(pm.Object, "spec", "selector", "matchLabels")
+		monitored = append(monitored, sel["app.kubernetes.io/name"])
+	}
+	slices.Sort(monitored)
+	if !slices.Equal(monitored, []string{"spot-handler", "spot-handler-controller"}) {
+		t.Errorf("PodMonitors select %v, want the agent's and the controller's pods", monitored)
+	}
 	if ds.Spec.Template.Spec.ServiceAccountName == dep.Spec.Template.Spec.ServiceAccountName {
 		t.Errorf("agent and controller share ServiceAccount %s: the agent would get the controller's AWS role", ds.Spec.Template.Spec.ServiceAccountName)
 	}
