@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -25,9 +26,9 @@ type effects interface {
 	nodeEvent(typ, reason, msg string)
 	// post sends a webhook.
 	post(d hookData)
-	// drained reports a drain's end as metrics, logs, Events and a webhook,
-	// and says how it ended.
-	drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome
+	// drained reports a drain's end (rep.Err says what ended it) as
+	// metrics, logs, Events and a webhook, and says how it ended.
+	drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome
 	// cordoned reports a cordon-only drain.
 	cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome
 	// notCordoned reports a drain that could not even cordon by its deadline.
@@ -67,20 +68,23 @@ func (e *liveEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger)
 
 // drained turns a drain's Report into metrics, logs, Events on the node
 // and on each pod, and a webhook call.
-func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome {
+func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome {
 	n := d.Notice
-	e.m.DetectionToCordon.Observe(rep.Cordoned.Sub(n.Detected).Seconds())
-	fields := reportFields(d, rep, err, resumed)
+	if !rep.Cordoned.IsZero() {
+		e.m.DetectionToCordon.Observe(rep.Cordoned.Sub(n.Detected).Seconds())
+	}
+	fields := reportFields(d, rep, resumed)
 	for _, p := range rep.Pods {
 		e.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
 		e.podEvent(p, n)
 	}
 	out := interrupt.Emptied
-	if rep.Empty {
+	switch {
+	case rep.Err == nil:
 		e.m.DrainDuration.Observe(rep.Finished.Sub(n.Detected).Seconds())
 		log.Info("drain finished: node empty", fields...)
 		e.nodeEvent(corev1.EventTypeNormal, "Drained", rep.Summary())
-	} else {
+	case errors.Is(rep.Err, drain.ErrDeadline):
 		out = interrupt.PodsLeft
 		e.m.MissedDeadline.Inc()
 		log.Error("drain missed its deadline: pods still running", fields...)
@@ -89,6 +93,13 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, err error, r
 				zap.String("reason", p.Reason), zap.String("pdb", p.PDB), zap.Int("attempts", p.Attempts))
 		}
 		e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
+	case rep.Cordoned.IsZero():
+		return e.notCordoned(d, rep.Err, log)
+	default:
+		out = interrupt.Failed
+		e.m.MissedDeadline.Inc()
+		log.Error("drain failed: it could not run to its end", fields...)
+		e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", fmt.Sprintf("%s; drain failed: %v", rep.Summary(), rep.Err))
 	}
 	for _, p := range rep.Pods {
 		if p.Warning != "" && p.Outcome != drain.RunningAtDeadline {
@@ -101,7 +112,7 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, err error, r
 }
 
 // reportFields are the log fields of a drain's end.
-func reportFields(d interrupt.Drain, rep *drain.Report, err error, resumed bool) []zap.Field {
+func reportFields(d interrupt.Drain, rep *drain.Report, resumed bool) []zap.Field {
 	det := d.Notice.Detected
 	fields := []zap.Field{zap.Int("pods", len(rep.Pods)), zap.Bool("empty", rep.Empty),
 		zap.Duration("took", rep.Finished.Sub(det)), zap.Duration("spare", rep.Spare()),
@@ -109,8 +120,8 @@ func reportFields(d interrupt.Drain, rep *drain.Report, err error, resumed bool)
 	for o, c := range rep.Counts() {
 		fields = append(fields, zap.Int(string(o), c))
 	}
-	if err != nil {
-		fields = append(fields, zap.Error(err))
+	if rep.Err != nil {
+		fields = append(fields, zap.Error(rep.Err))
 	}
 	return fields
 }
@@ -157,8 +168,8 @@ func (e *dryEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger) 
 	return interrupt.Planned
 }
 
-func (e *dryEffects) drained(d interrupt.Drain, rep *drain.Report, err error, resumed bool, log *zap.Logger) interrupt.Outcome {
-	log.Info("dry-run: drain planned, nothing changed", reportFields(d, rep, err, resumed)...)
+func (e *dryEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome {
+	log.Info("dry-run: drain planned, nothing changed", reportFields(d, rep, resumed)...)
 	return interrupt.Planned
 }
 

@@ -137,7 +137,8 @@ func waitAll(jobs []*job) {
 	}
 }
 
-// runDrain cordons (retried, hedged) and then drains, or only cordons with
+// runDrain cordons (retried, hedged: the first request a recovering API
+// server answers marks the node) and then drains, or only cordons with
 // CordonOnly, and reports how it ended.
 func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger) (interrupt.Outcome, error) {
 	req := a.request(d.Notice, d.Deadline)
@@ -162,23 +163,20 @@ func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger
 	case a.cfg.CordonOnly:
 		return a.out.cordoned(d, log), nil
 	}
-	var rep *drain.Report
-	err = a.persist(ctx, d.Deadline, false, func(ctx context.Context) error {
-		var err error
-		rep, err = a.actor.Drain(ctx, req)
-		if rep != nil && !rep.Cordoned.IsZero() {
-			return nil // the drain itself ran; its report says the rest
-		}
-		return err
-	}, log)
+	// The drain retries passing API failures itself while time is left;
+	// its Report says what ended it.
+	rep, err := a.actor.Drain(ctx, req)
 	if ctx.Err() != nil {
 		log.Info("drain stopped: its notice was withdrawn or replaced")
 		return interrupt.Stopped, nil
 	}
-	if rep == nil || (rep.Cordoned.IsZero() && err != nil) {
-		return a.out.notCordoned(d, err, log), err // (a dry run's plan has no cordon time, and no error)
+	if rep == nil {
+		return a.out.notCordoned(d, err, log), err
 	}
-	return a.out.drained(d, rep, err, resumed.Load(), log), err
+	if rep.Err == nil {
+		rep.Err = err
+	}
+	return a.out.drained(d, rep, resumed.Load(), log), rep.Err
 }
 
 // persist calls f until it succeeds, ctx ends or until (if not zero)

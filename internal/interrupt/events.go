@@ -41,6 +41,9 @@ const (
 	Planned Outcome = "planned"
 	// Stopped: the drain was stopped by a [StopDrain] or [RestartDrain].
 	Stopped Outcome = "stopped"
+	// Failed: the drain could not run to its end after the cordon (the
+	// node's pods could not be listed, the node went away).
+	Failed Outcome = "failed"
 )
 
 // DrainEnded reports the end of the drain started as Seq.
