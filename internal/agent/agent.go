@@ -162,18 +162,35 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// resumeWait bounds how long IMDS notices wait at start-up for the node to
+// be read (an API server that does not answer cannot be drained against
+// anyway).
+const resumeWait = 2 * time.Second
+
 // loop is the one goroutine that owns the state machine: it applies the
 // notices and the reports of drains, the resume check and the rehearsal
 // watch, until ctx ends and then until the drains in flight have ended.
 func (a *Agent) loop(ctx context.Context, notices <-chan imds.Notice) {
+	// IMDS notices wait until the node has been read (or resumeWait has
+	// passed), so a notice a previous agent recorded meets its record first
+	// and is resumed, not announced again.
+	var fromIMDSCh <-chan imds.Notice
+	wait := a.clock.After(resumeWait)
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-		case n := <-notices:
+		case <-wait:
+			fromIMDSCh = notices
+		case n := <-fromIMDSCh:
 			a.apply(ctx, fromIMDS(n))
 		case ev := <-a.inbox:
-			if s, ok := ev.(interrupt.Synced); ok && s.Source == interrupt.SourceIMDS {
-				a.applyPending(ctx, notices) // the cycle that synced delivered these first
+			switch e := ev.(type) {
+			case interrupt.Resumed:
+				fromIMDSCh = notices
+			case interrupt.Synced:
+				if e.Source == interrupt.SourceIMDS {
+					a.applyPending(ctx, notices) // the cycle that synced delivered these first
+				}
 			}
 			a.apply(ctx, ev)
 		}

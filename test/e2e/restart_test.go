@@ -72,6 +72,9 @@ func TestAgentRestartKeepsChosenDeadline(t *testing.T) {
 	if got, want := second.metric(t, "spot_handler_termination_deadline_timestamp_seconds"), float64(rec.Deadline.Unix()); got != want {
 		t.Errorf("restarted agent drains to %v, want the recorded deadline %v (%s)", time.Unix(int64(got), 0).UTC(), rec.Deadline, rec.Deadline.Sub(time.Unix(int64(got), 0)))
 	}
+	if v := second.metric(t, "spot_handler_notices_total"); v != 0 {
+		t.Errorf("the restarted agent announced the recorded notice again (%v notices counted), want it resumed", v)
+	}
 	if again := recordedNotice(t, node(t, name)); again == nil || !again.Deadline.Equal(rec.Deadline) {
 		t.Errorf("record after the restart %+v, want deadline %v", again, rec.Deadline)
 	}
