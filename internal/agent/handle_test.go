@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,11 @@ type fakeActor struct {
 	hold   chan struct{} // Drain blocks until closed or ctx ends, if set
 	panics int           // Drain panics this many times first
 	dry    bool          // Drain returns a report without Cordoned, as DryRun does
+	held   atomic.Int32  // drains blocked on hold now
 }
+
+// holding reports whether a drain is blocked on hold.
+func (f *fakeActor) holding() bool { return f.held.Load() > 0 }
 
 func (f *fakeActor) record(s string) {
 	f.mu.Lock()
@@ -58,10 +63,12 @@ func (f *fakeActor) Drain(ctx context.Context, r drain.Request) (*drain.Report, 
 	}
 	f.record("drain " + r.NoticeID)
 	if f.hold != nil {
+		f.held.Add(1)
 		select {
 		case <-f.hold:
 		case <-ctx.Done():
 		}
+		f.held.Add(-1)
 	}
 	now := time.Now()
 	if f.dry {
@@ -80,7 +87,8 @@ func (f *fakeActor) got() []string {
 // settle to apply what its drains and writes report back.
 type testAgent struct {
 	*Agent
-	rec *record.FakeRecorder
+	rec     *record.FakeRecorder
+	holding func() bool // reports whether the actor holds a drain
 }
 
 func newTestAgent(t *testing.T, actor drain.Interface, dryRun bool) *testAgent {
@@ -103,25 +111,36 @@ func newTestAgent(t *testing.T, actor drain.Interface, dryRun bool) *testAgent {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	a.work = newNodeWork(ctx, a)
-	return &testAgent{Agent: a, rec: rec}
+	ta := &testAgent{Agent: a, rec: rec, holding: func() bool { return false }}
+	if h, ok := actor.(interface{ holding() bool }); ok {
+		ta.holding = h.holding
+	}
+	return ta
 }
 
-// settle applies what the work in flight reports until it is all done.
+// settle applies what the work in flight reports until it is all done, or
+// until the only work left is a drain the actor holds.
 func (a *testAgent) settle() {
+	limit := time.After(10 * time.Second)
 	for {
 		select {
 		case ev := <-a.inbox:
 			a.apply(context.Background(), ev)
+			continue
+		default:
+		}
+		select {
+		case ev := <-a.inbox:
+			a.apply(context.Background(), ev)
 		case <-a.busy.Idle():
-			select {
-			case ev := <-a.inbox:
-				a.apply(context.Background(), ev)
-				a.settle()
-			default:
+			if len(a.inbox) == 0 {
+				return
 			}
-			return
-		case <-time.After(10 * time.Millisecond):
-			// a held drain: let the test go on
+		case <-time.After(5 * time.Millisecond):
+			if a.holding() && len(a.inbox) == 0 {
+				return
+			}
+		case <-limit:
 			return
 		}
 	}
