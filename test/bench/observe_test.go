@@ -117,6 +117,9 @@ func spotNodeWithPods(b *testing.B, node string, n int32, grace int64, delay tim
 	if n == 0 {
 		return
 	}
+	if n > 200 {
+		raisePodCapacity(b, node, int64(n)+50)
+	}
 	ns := "bench-" + node
 	if err := plane.CreateNamespace(ctx, ns); err != nil {
 		b.Fatal(err)
