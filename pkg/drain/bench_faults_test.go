@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
@@ -147,13 +148,17 @@ func maxTime(a, b time.Time) time.Time {
 // be given) to n.
 func roomFor(b *testing.B, node string, n int64) {
 	b.Helper()
-	nd, err := plane.Client.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	q := *resource.NewQuantity(n, resource.DecimalSI)
-	nd.Status.Capacity[corev1.ResourcePods], nd.Status.Allocatable[corev1.ResourcePods] = q, q
-	if _, err := plane.Client.CoreV1().Nodes().UpdateStatus(context.Background(), nd, metav1.UpdateOptions{}); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		nd, err := plane.Client.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		nd.Status.Capacity[corev1.ResourcePods], nd.Status.Allocatable[corev1.ResourcePods] = q, q
+		_, err = plane.Client.CoreV1().Nodes().UpdateStatus(context.Background(), nd, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 }

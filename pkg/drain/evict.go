@@ -19,6 +19,9 @@ type podJob struct {
 	// answered is closed once the first eviction request has an answer, so
 	// the next priority wave can start.
 	answered chan struct{}
+	// held is true when a PDB allowed no disruption of the pod when the
+	// drain planned: it goes in a later wave.
+	held bool
 }
 
 func newJob(p corev1.Pod) *podJob {

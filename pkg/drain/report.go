@@ -110,6 +110,16 @@ func (r *Report) MissedDeadline() bool { return !r.Empty }
 // it was not).
 func (r *Report) Spare() time.Duration { return r.Deadline.Add(-r.Margin).Sub(r.Finished) }
 
+// AcceptedAfter is how long after t the last eviction or deletion was
+// accepted, and false when none was (AllAccepted is zero: log no duration
+// then, not a huge negative one).
+func (r *Report) AcceptedAfter(t time.Time) (time.Duration, bool) {
+	if r.AllAccepted.IsZero() {
+		return 0, false
+	}
+	return r.AllAccepted.Sub(t), true
+}
+
 // Counts returns the number of pods per outcome.
 func (r *Report) Counts() map[Outcome]int {
 	m := map[Outcome]int{}

@@ -71,6 +71,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 		return fail(fmt.Errorf("listing pods on node %s: %w", req.Node, err))
 	}
 	pods, skipped := d.plan(onNode)
+	pods, held := d.orderByBudgets(endCtx, pods)
 	rep.Skipped = skipped
 	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism), started: started, deadline: req.Deadline,
 		node: req.Node, known: map[types.UID]bool{}, owner: d.tryClaim(endCtx, req.Node)}
@@ -82,8 +83,10 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	for i := range onNode {
 		r.known[onNode[i].UID] = true
 	}
-	for _, p := range pods {
-		r.jobs = append(r.jobs, newJob(p))
+	for i, p := range pods {
+		j := newJob(p)
+		j.held = held[i]
+		r.jobs = append(r.jobs, j)
 	}
 	d.log.Info("drain planned", zap.String("node", req.Node), zap.Int("pods", len(pods)), zap.Int("skipped", len(skipped)),
 		zap.Duration("time_left", end.Sub(d.clock.Now())), zap.Bool("resumed", rep.Resumed))
@@ -163,12 +166,14 @@ func (r *drainRun) run(ctx context.Context, rep *Report) bool {
 	}
 }
 
-// waves starts the planned evictions, one priority wave after the other.
+// waves starts the planned evictions, one priority wave after the other;
+// within a priority, the pods a PDB holds back right now go in a wave of
+// their own, after the others.
 func (r *drainRun) waves(ctx, jobCtx context.Context) {
 	planned := r.jobs
 	for i := 0; i < len(planned); {
 		j := i
-		for j < len(planned) && planned[j].res.Priority == planned[i].res.Priority {
+		for j < len(planned) && planned[j].res.Priority == planned[i].res.Priority && planned[j].held == planned[i].held {
 			j++
 		}
 		wave := planned[i:j]

@@ -276,7 +276,8 @@ func checkServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns
 	for _, v := range []string{"get", "list", "watch", "delete"} {
 		allowed = append(allowed, access{verb: v, resource: "pods"}, access{verb: v, resource: "pods", ns: "default"})
 	}
-	allowed = append(allowed, access{verb: "create", resource: "pods", sub: "eviction", ns: "default"})
+	allowed = append(allowed, access{verb: "create", resource: "pods", sub: "eviction", ns: "default"},
+		access{verb: "list", group: "policy", resource: "poddisruptionbudgets"})
 	for _, g := range []string{"", "events.k8s.io"} {
 		for _, v := range []string{"create", "patch"} {
 			allowed = append(allowed, access{verb: v, group: g, resource: "events", ns: "default"})
@@ -296,6 +297,7 @@ func checkServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns
 		{verb: "list", resource: "configmaps"}, {verb: "get", group: "apps", resource: "daemonsets", ns: ns},
 		{verb: "delete", resource: "namespaces"}, {verb: "create", group: "rbac.authorization.k8s.io", resource: "clusterrolebindings"},
 		{verb: "list", resource: "events"}, {verb: "delete", resource: "events", ns: "default"}, {verb: "*", group: "*", resource: "*"},
+		{verb: "get", group: "policy", resource: "poddisruptionbudgets", ns: ns}, {verb: "delete", group: "policy", resource: "poddisruptionbudgets", ns: ns},
 	}
 	for _, a := range denied {
 		if can(a) {
