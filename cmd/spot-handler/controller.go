@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,15 +22,18 @@ import (
 	"github.com/spot-handler/spot-handler/internal/controller"
 	"github.com/spot-handler/spot-handler/internal/flagenv"
 	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/lifecycle"
 	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 	"github.com/spot-handler/spot-handler/pkg/queue"
 )
 
 const controllerHelp = `Queue mode: receive EC2's events (Spot interruption warnings, rebalance
-recommendations, instance state changes, AWS Health scheduled changes) from the
-SQS queue an EventBridge rule feeds, and cordon, taint and drain the node of
-any instance of the cluster before its deadline. Runs as a Deployment with
+recommendations, instance state changes, AWS Health scheduled changes, ASG
+lifecycle actions) from the SQS queue an EventBridge rule feeds, and cordon,
+taint and drain the node of any instance of the cluster before its deadline;
+a termination hook's action is held with heartbeats and completed once the
+node is empty, a launch hook's once the node is Ready. Runs as a Deployment with
 leader election; AWS credentials, region and endpoint come from the SDK's
 standard chain (IRSA, EKS Pod Identity, AWS_ENDPOINT_URL).
 
@@ -57,7 +61,7 @@ func (f *controllerFlags) register(fs *flag.FlagSet, getenv func(string) string)
 	}
 	fs.StringVar(&c.QueueURL, "queue-url", "", "URL of the SQS queue EventBridge delivers EC2's events to (required)")
 	fs.StringVar(&f.region, "region", "", "AWS region; empty means the SDK's chain (AWS_REGION, the profile), else the queue URL's")
-	fs.StringVar(&f.endpoint, "endpoint-url", "", "AWS endpoint for SQS and EC2 (tests, VPC endpoints); empty means the SDK's chain (AWS_ENDPOINT_URL)")
+	fs.StringVar(&f.endpoint, "endpoint-url", "", "AWS endpoint for SQS, EC2 and Auto Scaling (tests, VPC endpoints); empty means the SDK's chain (AWS_ENDPOINT_URL)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty means in-cluster (the pod's service account)")
 	fs.DurationVar(&c.Policy.Margin, "drain-margin", d.Margin, "each node must be empty this long before its deadline")
 	fs.StringVar(&f.pdbFallback, "pdb-fallback", string(d.PDBFallback), "when a PDB still refuses eviction at the pod's cut-off: delete (with grace) or wait")
@@ -86,6 +90,8 @@ func (f *controllerFlags) register(fs *flag.FlagSet, getenv func(string) string)
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Float64Var(&f.qps, "kube-api-qps", 200, "Kubernetes API queries per second for drains: 100 nodes' cordons fit in one burst, their evictions in seconds")
 	fs.IntVar(&f.burst, "kube-api-burst", 400, "Kubernetes API burst")
+	c.Lifecycle = lifecycle.DefaultConfig()
+	c.Lifecycle.RegisterFlags(fs)
 }
 
 // config finishes the controller's Config from the flags.
@@ -167,7 +173,8 @@ func runController(ctx context.Context, args []string, io stdio) error {
 	qm := metrics.NewQueue(reg, queue.Types)
 	clientmetrics.Register(clientmetrics.RegisterOpts{RequestResult: requestCounter{m}})
 	c, err := controller.New(cfg, controller.Deps{Kube: kube, LeaseKube: leaseKube, SQS: sqs.NewFromConfig(awsCfg),
-		EC2: ec2.NewFromConfig(awsCfg), Registry: reg, Metrics: m, Queue: qm, Logger: log})
+		EC2: ec2.NewFromConfig(awsCfg), AutoScaling: autoscaling.NewFromConfig(awsCfg), LifecycleMetrics: lifecycle.NewMetrics(reg),
+		Registry: reg, Metrics: m, Queue: qm, Logger: log})
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler controller: %w", err)}
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/lifecycle"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
@@ -69,6 +70,10 @@ type Config struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// PodNamespace and PodName name the controller's own pod, never drained.
 	PodNamespace, PodName string
+	// Lifecycle tunes the holding of ASG lifecycle actions
+	// (--lifecycle-max-drain, --launch-timeout); zero fields take
+	// lifecycle.DefaultConfig's heartbeat fraction and launch poll.
+	Lifecycle lifecycle.Config
 	// MetricsAddr and ProbeAddr are the listen addresses of /metrics and of
 	// /healthz and /readyz.
 	MetricsAddr, ProbeAddr string

@@ -98,6 +98,9 @@ func (c *Controller) handleMessage(ctx context.Context, as *actors, msg sqstypes
 				zap.String("source", m.Source), zap.String("detail_type", m.DetailType))
 		})
 	}
+	if c.lifecycleMessage(ctx, as, msg, m, received, log) { // lifecycle.go
+		return
+	}
 	outcome, del := metrics.QueueIgnored, true
 	for _, n := range m.Notices {
 		o, d := c.handleNotice(ctx, as, n, received, receiveCount(msg), log)

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/spot-handler/spot-handler/internal/lifecycle"
 	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/internal/version"
 	"github.com/spot-handler/spot-handler/pkg/drain"
@@ -43,6 +44,11 @@ type Deps struct {
 	Registry *prometheus.Registry
 	Metrics  *metrics.Metrics
 	Queue    *metrics.Queue
+	// AutoScaling holds and completes ASG lifecycle actions (nil: lifecycle
+	// messages are counted ignored); LifecycleMetrics are its metrics (nil:
+	// not exported).
+	AutoScaling      lifecycle.AutoScaling
+	LifecycleMetrics *lifecycle.Metrics
 	// Logger is the process's logger.
 	Logger *zap.Logger
 	// Clock is nil for the real clock.
@@ -65,6 +71,7 @@ type Controller struct {
 	inf   cache.SharedIndexInformer
 	pool  *pool
 	once  onceLog
+	lc    *lifecycles // nil: lifecycle actions not handled
 
 	events record.EventBroadcaster
 	rec    record.EventRecorder
@@ -111,6 +118,9 @@ func New(cfg Config, d Deps) (*Controller, error) {
 	c.nodes = &resolver{nodes: c.inf.GetIndexer(), clock: d.Clock, cache: map[string]cached{}}
 	if cfg.EC2Fallback && d.EC2 != nil {
 		c.nodes.ec2 = d.EC2
+	}
+	if c.lc, err = newLifecycles(cfg.Lifecycle, d.AutoScaling, d.LifecycleMetrics, d.Logger, d.Clock); err != nil {
+		return nil, err
 	}
 	c.events = record.NewBroadcaster()
 	c.rec = c.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "spot-handler-controller"})
@@ -172,6 +182,7 @@ func (c *Controller) lead(ctx context.Context) {
 	c.pool = newPool(func(delta int) { c.qm.DrainsInFlight.Add(float64(delta)) })
 	c.pool.start(c.cfg.Workers)
 	as := newActors(ctx, c)
+	c.leadLifecycles(ctx, as) // lifecycle.go
 	resumed := c.resume(as)
 	c.log.Info("leading: receiving messages", zap.Int("drains_resumed", resumed), zap.Duration("took", c.clock.Since(started)))
 	handling := make(chan struct{}, maxHandling)
@@ -182,6 +193,7 @@ func (c *Controller) lead(ctx context.Context) {
 	recv.Wait()
 	msgs.Wait()
 	as.wait()
+	c.waitLifecycles()
 	c.pool.stop()
 	c.qm.DrainsWaiting.Set(0)
 	c.log.Info("no longer leading: receiving stopped, drains stopped (the next leader resumes them)")

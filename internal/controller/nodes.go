@@ -135,6 +135,7 @@ func (as *actors) apply(a *actor, ev interrupt.Event) (r result) {
 			err = e
 		}
 	}
+	as.c.afterDrain(as, a, ev) // lifecycle.go
 	durable := a.marked || !needsMarks(a.m) || as.c.recordedOn(a.node)
 	return result{durable: err == nil && durable, err: err}
 }
