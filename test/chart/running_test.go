@@ -84,6 +84,8 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 				t.Fatalf("env %s uses field %s, which this test does not fill", e.Name, e.ValueFrom.FieldRef.FieldPath)
 			}
 			env = append(env, e.Name+"="+v)
+		case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
+			env = append(env, e.Name+"="+strconv.FormatInt(c.Resources.Limits.Memory().Value(), 10))
 		case e.ValueFrom == nil:
 			env = append(env, e.Name+"="+e.Value)
 		}
@@ -182,8 +184,10 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 		}
 		t.Logf("idle agent: RSS %.1f MiB (anonymous %.1f MiB, file %.1f MiB); chart requests %s, limits %s",
 			rss/(1<<20), kb["RssAnon"]/1024, kb["RssFile"]/1024, req, lim)
-		if rss >= float64(lim.Value()) || kb["RssAnon"]*1024 >= float64(lim.Value())/4 {
-			t.Errorf("idle agent RSS %.1f MiB (anonymous %.1f MiB) does not leave the %s memory limit room for a drain", rss/(1<<20), kb["RssAnon"]/1024, lim)
+		// The file pages are reclaimable; the anonymous part must fit the
+		// request with room for a drain (make bench: +2 MiB for 110 pods).
+		if anon := kb["RssAnon"] * 1024; anon >= float64(req.Value())*3/4 || anon >= float64(lim.Value())/4 {
+			t.Errorf("idle agent anonymous memory %.1f MiB does not leave the %s request and %s limit room for a drain", anon/(1<<20), req, lim)
 		}
 	}
 	if f := fams["spot_handler_pods_total"]; f != nil && len(f.GetMetric()) != len(metrics.Outcomes) {
