@@ -37,6 +37,12 @@ func parseLifecycle(e *envelope, _ time.Time) ([]Notice, error) {
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
 		return nil, fmt.Errorf("detail is not a lifecycle action (LifecycleActionToken, AutoScalingGroupName, LifecycleHookName, EC2InstanceId): %v", err)
 	}
+	return d.notices()
+}
+
+// notices checks a lifecycle action, from EventBridge's detail or a direct
+// notification (asgdirect.go), and returns its one notice.
+func (d lifecycleDetail) notices() ([]Notice, error) {
 	if err := checkInstance("detail.EC2InstanceId", d.EC2InstanceID); err != nil {
 		return nil, err
 	}

@@ -149,6 +149,9 @@ func Parse(body []byte) (Message, error) {
 	if dec.More() {
 		return Message{Type: TypeMalformed}, fmt.Errorf("%w: data after the event's JSON object", ErrMalformed)
 	}
+	if m, ok, err := parseDirect(body, &e); ok { // asgdirect.go: an ASG → SQS notification, no envelope
+		return m, err
+	}
 	if e.Source == "" || e.DetailType == "" {
 		return Message{Type: TypeMalformed}, fmt.Errorf("%w: no source or detail-type: not an EventBridge event (is the queue fed by an EventBridge rule?)", ErrMalformed)
 	}

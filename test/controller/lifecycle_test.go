@@ -229,3 +229,39 @@ func TestLifecycleLaunchHook(t *testing.T) {
 	}
 	waitUntil(t, 30*time.Second, "messages deleted", func() bool { return e.inQueue() == 0 })
 }
+
+// TestLifecycleDirectNotification: a hook whose notification target is
+// the queue itself sends its test message (deleted, counted as an ignored
+// lifecycle message) and then the termination action without the
+// EventBridge envelope; the node is drained and the action completed
+// CONTINUE.
+func TestLifecycleDirectNotification(t *testing.T) {
+	e := newEnv(t, 30)
+	g := e.newGroup(1, 3600)
+	node := g.node(0, 2, 5, 0)
+	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	token, err := moto.BeginLifecycleAction(g.name, "drain", g.instances[0].ID, lifecycle.Terminating)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	e.send(fmt.Sprintf(`{"AccountId":"123456789012","RequestId":"r-test","AutoScalingGroupName":%q,"Service":"AWS Auto Scaling",`+
+		`"Event":"autoscaling:TEST_NOTIFICATION","Time":%q}`, g.name, now),
+		fmt.Sprintf(`{"Origin":"AutoScalingGroup","LifecycleHookName":"drain","Destination":"EC2","AccountId":"123456789012","RequestId":"r-1",`+
+			`"LifecycleTransition":"autoscaling:EC2_INSTANCE_TERMINATING","AutoScalingGroupName":%q,"Service":"AWS Auto Scaling","Time":%q,`+
+			`"EC2InstanceId":%q,"LifecycleActionToken":%q}`, g.name, now, g.instances[0].ID, token))
+	waitUntil(t, 60*time.Second, "the action no longer pending, both messages deleted", func() bool {
+		return g.action(token).State != "pending" && e.inQueue() == 0
+	})
+	if st := g.action(token); st.State != "completed" || st.Result != "CONTINUE" {
+		t.Fatalf("moto's action: %s %s, want completed CONTINUE", st.State, st.Result)
+	}
+	if e.podsOn(node) != 0 {
+		t.Error("completed with pods left on the node")
+	}
+	wantOne(t, c, "spot_handler_queue_messages_total", `type="asg_lifecycle"`, `outcome="ignored"`)
+	wantOne(t, c, "spot_handler_queue_messages_total", `type="asg_lifecycle"`, `outcome="handled"`)
+	if got := c.metric("spot_handler_queue_messages_total", `type="malformed"`); got != 0 {
+		t.Errorf("%v messages counted malformed, want 0", got)
+	}
+}
