@@ -87,7 +87,7 @@ func (c *Controller) leadLifecycles(ctx context.Context, as *actors) {
 		switch {
 		case notice != nil && !fromQueue(notice) && !notice.TaintOnly:
 			c.completeAfterAgent(ctx, node.Name, notice.Deadline, *rec)
-		case notice != nil && fromQueue(notice):
+		case notice != nil && fromQueue(notice) && !notice.TaintOnly:
 			l.setPending(node.Name)
 		default:
 			l.setPending(node.Name)
@@ -222,24 +222,36 @@ func (c *Controller) afterDrain(as *actors, a *actor, ev interrupt.Event) {
 	if e, ok := ev.(interrupt.DrainEnded); ok && e.Outcome != interrupt.Stopped && l.last != nil {
 		l.last[a.node] = e.Outcome
 	}
-	wait := l.pending[a.node] && a.m.Phase() == interrupt.PhaseDrained
-	out, m := l.last[a.node], l.m
-	if wait {
+	last, seen := l.last[a.node]
+	result, now := completion(l.pending[a.node], a.m.Phase(), last, seen)
+	m := l.m
+	if now {
 		delete(l.pending, a.node)
 	}
 	l.mu.Unlock()
-	if !wait {
+	if !now {
 		return
-	}
-	result := lifecycle.DrainFailed
-	if out == interrupt.Emptied {
-		result = lifecycle.Drained
 	}
 	l.wg.Go(func() {
 		if err := m.Complete(as.ctx, a.node, result); err != nil && as.ctx.Err() == nil {
 			a.log.Error("completing the lifecycle action after the drain failed (the hook's timeout applies)", zap.Error(err))
 		}
 	})
+}
+
+// completion decides, after an event of a node's machine, whether the
+// termination action waiting for the node (pending) is completed now: once
+// no drain runs and the node is drained. The drain's last outcome says how:
+// Drained if it emptied the node, DrainFailed (at the deadline) for any
+// other end, or none seen.
+func completion(pending bool, phase interrupt.Phase, last interrupt.Outcome, seen bool) (lifecycle.Outcome, bool) {
+	if !pending || phase != interrupt.PhaseDrained {
+		return 0, false
+	}
+	if seen && last == interrupt.Emptied {
+		return lifecycle.Drained, true
+	}
+	return lifecycle.DrainFailed, true
 }
 
 // completeAfterAgent completes the action held for a node the DaemonSet
