@@ -81,7 +81,7 @@ func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffe
 		added = addOnce(added, addedUnschedulable)
 	}
 	if !taintOnly && p.ExcludeLabel != "" && node.Labels[p.ExcludeLabel] == "" {
-		if node.Labels == nil {
+		if len(node.Labels) == 0 {
 			ops = append(ops, testOp("/metadata/labels", nil),
 				patchOp{Op: "add", Path: "/metadata/labels", Value: map[string]string{p.ExcludeLabel: "true"}})
 		} else {
@@ -106,7 +106,7 @@ func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffe
 	if len(ops) == 0 && node.Annotations[NoticeAnnotation] == want[NoticeAnnotation] && node.Annotations[AddedAnnotation] == want[AddedAnnotation] {
 		return nil, nil
 	}
-	if node.Annotations == nil {
+	if len(node.Annotations) == 0 {
 		ops = append(ops, testOp("/metadata/annotations", nil), patchOp{Op: "add", Path: "/metadata/annotations", Value: want})
 	} else {
 		for _, k := range []string{NoticeAnnotation, AddedAnnotation} {

@@ -36,11 +36,11 @@ func TestMarkPatch(t *testing.T) {
 				`{"op":"add","path":"/spec/unschedulable","value":true}`, `{"op":"test","path":"/metadata/labels"}`,
 				`{"op":"test","path":"/metadata/annotations"}`, `"spot-handler.io/added":"taint,unschedulable,label"`}, false},
 		{"someone's taint: append, guarded by the list read", corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{other}},
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{}, Annotations: map[string]string{}}},
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubernetes.io/hostname": "n"}, Annotations: map[string]string{"x": "y"}}},
 			[]string{`{"op":"test","path":"/spec/taints","value":[{"key":"team"`, `{"op":"add","path":"/spec/taints/-"`,
 				`"path":"/metadata/labels/node.kubernetes.io~1exclude-from-external-load-balancers","value":"true"`}, false},
 		{"our taint with another value: replaced in place", corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{other, {Key: TaintKey, Value: "Rebalance", Effect: corev1.TaintEffectPreferNoSchedule}}},
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{}, Annotations: map[string]string{}}},
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubernetes.io/hostname": "n"}, Annotations: map[string]string{"x": "y"}}},
 			[]string{`{"op":"test","path":"/spec/taints"`, `{"op":"replace","path":"/spec/taints/1"`}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
