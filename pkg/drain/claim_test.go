@@ -2,7 +2,6 @@ package drain
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,38 +62,3 @@ func TestClaimPatch(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func TestPlanLeaves(t *testing.T) {
-	d := &Drainer{policy: Policy{SelfNamespace: "kube-system", SelfName: "agent"}}
-	yes := true
-	ds := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "logs", Controller: &yes}
-	rs := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", Controller: &yes}
-	pod := func(ns, name string, prio int32, owner *metav1.OwnerReference, phase corev1.PodPhase, ann map[string]string) corev1.Pod {
-		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann}, Status: corev1.PodStatus{Phase: phase}}
-		p.Spec.Priority = &prio
-		if owner != nil {
-			p.OwnerReferences = []metav1.OwnerReference{*owner}
-		}
-		return p
-	}
-	pods, skipped := d.plan([]corev1.Pod{
-		pod("a", "web-2", 0, &rs, corev1.PodRunning, nil),
-		pod("a", "db", 1000, &rs, corev1.PodRunning, nil),
-		pod("a", "batch", -10, nil, corev1.PodRunning, nil),
-		pod("a", "web-1", 0, &rs, corev1.PodRunning, nil),
-		pod("a", "logs-x", 0, &ds, corev1.PodRunning, nil),
-		pod("a", "etcd", 0, nil, corev1.PodRunning, map[string]string{corev1.MirrorPodAnnotationKey: "x"}),
-		pod("kube-system", "agent", 0, nil, corev1.PodRunning, nil),
-		pod("a", "done", 0, &rs, corev1.PodSucceeded, nil),
-	})
-	var names []string
-	for _, p := range pods {
-		names = append(names, p.Name)
-	}
-	if got, want := strings.Join(names, " "), "batch web-1 web-2 db"; got != want {
-		t.Errorf("plan %q, want %q (priority, then name; finished pods out)", got, want)
-	}
-	if len(skipped) != 3 {
-		t.Errorf("skipped %+v, want the DaemonSet, mirror and agent pods", skipped)
-	}
-}

@@ -33,8 +33,14 @@
 // Two drains of one node at once agree through ClaimAnnotation: one evicts,
 // the other watches, so each pod is evicted once.
 //
-// The pods to evict are chosen as kubectl drain --force --ignore-daemonsets
-// --delete-emptydir-data would (see plan); eviction, grace periods, PDB
-// handling and waiting are this package's own, because kubectl's use one
-// grace period and one global timeout for all pods.
+// The pods to evict are chosen by kubectl's own drain filters
+// (k8s.io/kubectl/pkg/drain, as kubectl drain --force --ignore-daemonsets
+// --delete-emptydir-data, and the agent's own pod kept; see choose), on the
+// pods the drain's one LIST and watch see, those that come later included.
+// The filters read the DaemonSet of each DaemonSet pod (so the agent needs
+// get on daemonsets): a pod whose DaemonSet is gone is evicted, and a read
+// that fails or is refused is retried with the drain's backoff and, if it
+// never succeeds, reported with the pod among the skipped ones. Eviction,
+// grace periods, PDB handling and waiting are this package's own, because
+// kubectl's use one grace period and one global timeout for all pods.
 package drain

@@ -2,6 +2,7 @@ package drain
 
 import (
 	"context"
+	"fmt"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -66,15 +67,21 @@ func (r *DryRun) Drain(ctx context.Context, req Request) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	pods, skipped := r.d.plan(l.Items)
+	pods, skipped, undecided := r.d.plan(ctx, l.Items)
+	for i := range l.Items {
+		if err, ok := undecided[l.Items[i].UID]; ok {
+			skipped = append(skipped, SkippedPod{Namespace: l.Items[i].Namespace, Name: l.Items[i].Name,
+				Reason: fmt.Sprintf("kubectl's drain filters could not decide on it: %v", err)})
+		}
+	}
 	rep.Skipped = skipped
 	for _, p := range pods {
 		own := ownGrace(p.Spec.TerminationGracePeriodSeconds)
 		g := gracePeriod(own, now, req.Deadline, r.d.policy)
 		rep.Pods = append(rep.Pods, PodResult{Namespace: p.Namespace, Name: p.Name, Priority: priority(&p), Grace: g,
-			Outcome: RunningAtDeadline, Reason: "dry run: not evicted", Warning: warning(&p)})
+			Outcome: RunningAtDeadline, Reason: "dry run: not evicted", Warning: evictWarning(&p)})
 		r.d.log.Info("dry-run: would evict pod", zap.String("pod", p.Namespace+"/"+p.Name), zap.Int32("priority", priority(&p)),
-			zap.Int64("grace", g), zap.Time("pdb_cutoff", cutoff(own, now, req.Deadline, r.d.policy)), zap.String("warning", warning(&p)))
+			zap.Int64("grace", g), zap.Time("pdb_cutoff", cutoff(own, now, req.Deadline, r.d.policy)), zap.String("warning", evictWarning(&p)))
 	}
 	for _, s := range skipped {
 		r.d.log.Info("dry-run: would leave pod", zap.String("pod", s.Namespace+"/"+s.Name), zap.String("reason", s.Reason))

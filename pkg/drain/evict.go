@@ -26,7 +26,7 @@ type podJob struct {
 
 func newJob(p corev1.Pod) *podJob {
 	return &podJob{pod: p, answered: make(chan struct{}),
-		res: PodResult{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Priority: priority(&p), Warning: warning(&p)}}
+		res: PodResult{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Priority: priority(&p), Warning: evictWarning(&p)}}
 }
 
 // evict runs one pod's eviction to its end: accepted, gone, or refused

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 )
 
 // ErrDeadline is in Report.Err when pods were still on the node at
@@ -70,17 +71,21 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	if err != nil {
 		return fail(fmt.Errorf("listing pods on node %s: %w", req.Node, err))
 	}
-	pods, skipped := d.plan(onNode)
+	pods, skipped, undecided := d.plan(endCtx, onNode)
 	pods, held := d.orderByBudgets(endCtx, pods)
 	rep.Skipped = skipped
 	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism), started: started, deadline: req.Deadline,
-		node: req.Node, known: map[types.UID]bool{}, owner: d.tryClaim(endCtx, req.Node)}
+		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}, owner: d.tryClaim(endCtx, req.Node)}
 	if !r.owner {
 		rep.OtherDrainer = d.claimHolder(endCtx, req.Node)
 		d.log.Info("another drain of this node is evicting its pods; watching them go", zap.String("node", req.Node),
 			zap.String("holder", rep.OtherDrainer))
 	}
 	for i := range onNode {
+		if err, ok := undecided[onNode[i].UID]; ok {
+			r.undecided(&onNode[i], err)
+			continue
+		}
 		r.known[onNode[i].UID] = true
 	}
 	for i, p := range pods {
@@ -98,6 +103,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 		d.unclaim(req.Node)
 	}
 	d.settle(rep, r.jobs, tr)
+	r.reportUndecided(rep)
 	switch {
 	case rep.Empty:
 		return rep, nil
@@ -122,7 +128,8 @@ type drainRun struct {
 	node              string
 	owner             bool // this drain holds the node's claim and evicts
 	jobs              []*podJob
-	known             map[types.UID]bool // every pod seen on the node
+	known             map[types.UID]bool // every pod seen on the node and decided on
+	lookups           map[types.UID]*lookup
 	wg                sync.WaitGroup
 }
 
@@ -150,10 +157,17 @@ func (r *drainRun) run(ctx context.Context, rep *Report) bool {
 		if r.allGone() {
 			return true
 		}
+		var retry <-chan time.Time
+		var retryTimer clock.Timer
+		if at, ok := r.nextLookup(); ok && r.owner {
+			retryTimer = r.d.clock.NewTimer(at.Sub(r.d.clock.Now()))
+			retry = retryTimer.C()
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-changed:
+		case <-retry:
 		case <-renew.C():
 			was := r.owner
 			r.owner = r.d.tryClaim(ctx, r.node) || was
@@ -162,6 +176,9 @@ func (r *drainRun) run(ctx context.Context, rep *Report) bool {
 				r.waves(ctx, jobCtx)
 			}
 			renew.Reset(claimTTL / 3)
+		}
+		if retryTimer != nil {
+			retryTimer.Stop()
 		}
 	}
 }
@@ -202,24 +219,51 @@ func (r *drainRun) start(ctx context.Context, j *podJob) {
 }
 
 // adopt starts evicting pods that reached the node after the plan (bound
-// by a scheduler that had not seen the cordon, or created with nodeName).
+// by a scheduler that had not seen the cordon, or created with nodeName),
+// and pods kubectl's filters could not decide on before (their DaemonSet
+// could not be read) once their next attempt is due. They go through the
+// same filters as the plan's pods; one pass spends at most lookupTimeout
+// on DaemonSet reads.
 func (r *drainRun) adopt(ctx context.Context, pods []*corev1.Pod, rep *Report) {
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	now := r.d.clock.Now()
 	for _, p := range pods {
 		if r.known[p.UID] {
 			continue
 		}
-		r.known[p.UID] = true
+		l := r.lookups[p.UID]
+		if l != nil && now.Before(l.next) {
+			continue
+		}
 		if finished(p) {
+			r.known[p.UID] = true
 			continue
 		}
-		if why := r.d.leave(p); why != "" {
-			rep.Skipped = append(rep.Skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: why})
+		c := r.d.choose(lctx, p)
+		if c.err != nil {
+			r.undecided(p, c.err)
 			continue
 		}
-		r.d.log.Info("pod reached the node after the drain began; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
+		r.known[p.UID] = true
+		delete(r.lookups, p.UID)
+		if !c.evict {
+			rep.Skipped = append(rep.Skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: c.reason})
+			continue
+		}
+		if l != nil {
+			r.d.log.Info("pod's DaemonSet is gone; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
+		} else {
+			r.d.log.Info("pod reached the node after the drain began; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
+		}
 		j := newJob(*p)
 		r.jobs = append(r.jobs, j)
 		r.start(ctx, j)
+	}
+	for uid := range r.lookups {
+		if _, gone := r.tr.gone(uid); gone {
+			delete(r.lookups, uid)
+		}
 	}
 }
 
@@ -232,8 +276,23 @@ func (r *drainRun) allGone() bool {
 	return true
 }
 
-// lastError is the tracker's current list or watch failure, if any.
-func (r *drainRun) lastError() error { return r.tr.err() }
+// lastError is the tracker's current list or watch failure, or else the
+// last failed DaemonSet read of a pod still undecided, if any.
+func (r *drainRun) lastError() error {
+	if err := r.tr.err(); err != nil {
+		return err
+	}
+	var last *lookup
+	for _, l := range r.lookups {
+		if last == nil || l.at.After(last.at) {
+			last = l
+		}
+	}
+	if last != nil {
+		return last.err
+	}
+	return nil
+}
 
 // settle fills in the report's pods from the jobs, when each left and, for
 // those that did not, why it is still on the node.

@@ -277,7 +277,8 @@ func checkServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns
 		allowed = append(allowed, access{verb: v, resource: "pods"}, access{verb: v, resource: "pods", ns: "default"})
 	}
 	allowed = append(allowed, access{verb: "create", resource: "pods", sub: "eviction", ns: "default"},
-		access{verb: "list", group: "policy", resource: "poddisruptionbudgets"})
+		access{verb: "list", group: "policy", resource: "poddisruptionbudgets"},
+		access{verb: "get", group: "apps", resource: "daemonsets", ns: ns}, access{verb: "get", group: "apps", resource: "daemonsets", ns: "default"})
 	for _, g := range []string{"", "events.k8s.io"} {
 		for _, v := range []string{"create", "patch"} {
 			allowed = append(allowed, access{verb: v, group: g, resource: "events", ns: "default"})
@@ -294,7 +295,9 @@ func checkServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns
 		{verb: "delete", resource: "nodes"}, {verb: "update", resource: "nodes"}, {verb: "create", resource: "nodes"},
 		{verb: "patch", resource: "nodes", sub: "status"}, {verb: "create", resource: "pods", ns: "default"},
 		{verb: "update", resource: "pods", ns: "default"}, {verb: "patch", resource: "pods", ns: "default"},
-		{verb: "list", resource: "configmaps"}, {verb: "get", group: "apps", resource: "daemonsets", ns: ns},
+		{verb: "list", resource: "configmaps"}, {verb: "list", group: "apps", resource: "daemonsets"},
+		{verb: "watch", group: "apps", resource: "daemonsets", ns: ns}, {verb: "delete", group: "apps", resource: "daemonsets", ns: ns},
+		{verb: "patch", group: "apps", resource: "daemonsets", ns: ns}, {verb: "get", group: "apps", resource: "deployments", ns: ns},
 		{verb: "delete", resource: "namespaces"}, {verb: "create", group: "rbac.authorization.k8s.io", resource: "clusterrolebindings"},
 		{verb: "list", resource: "events"}, {verb: "delete", resource: "events", ns: "default"}, {verb: "*", group: "*", resource: "*"},
 		{verb: "get", group: "policy", resource: "poddisruptionbudgets", ns: ns}, {verb: "delete", group: "policy", resource: "poddisruptionbudgets", ns: ns},

@@ -126,7 +126,8 @@ func checkControllerAccount(t *testing.T, ctx context.Context, p *testenv.Plane,
 		}
 		return r.Status.Allowed
 	}
-	allowed := []access{{verb: "create", resource: "pods", sub: "eviction", ns: "default"}}
+	allowed := []access{{verb: "create", resource: "pods", sub: "eviction", ns: "default"},
+		{verb: "get", group: "apps", resource: "daemonsets", ns: "default"}}
 	for _, v := range []string{"get", "list", "watch", "patch"} {
 		allowed = append(allowed, access{verb: v, resource: "nodes"})
 	}
@@ -150,6 +151,7 @@ func checkControllerAccount(t *testing.T, ctx context.Context, p *testenv.Plane,
 		{verb: "list", resource: "secrets"}, {verb: "get", resource: "secrets", ns: ns},
 		{verb: "delete", resource: "nodes"}, {verb: "update", resource: "nodes"}, {verb: "patch", resource: "nodes", sub: "status"},
 		{verb: "create", resource: "pods", ns: "default"}, {verb: "list", resource: "configmaps", ns: ns},
+		{verb: "list", group: "apps", resource: "daemonsets"}, {verb: "delete", group: "apps", resource: "daemonsets", ns: "default"},
 		{verb: "*", group: "*", resource: "*"},
 	}
 	for _, a := range denied {

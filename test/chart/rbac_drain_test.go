@@ -22,8 +22,9 @@ import (
 // and its answer is logged, on a node with every kind of pod the drain
 // handles: free pods, pods behind a PDB that never allows (deleted at the
 // cut-off), a pod already terminating (its grace shortened) and a
-// DaemonSet pod (left). No request may be refused: a 403 the drain
-// swallowed would otherwise go unseen.
+// DaemonSet pod (left, after kubectl's filters read its DaemonSet). No
+// request may be refused: a 403 the drain swallowed would otherwise go
+// unseen, and the DaemonSet read must have been made and answered.
 func checkDrainAsServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, saNS string) {
 	node := "rbac-drain"
 	if _, err := p.NewNode(ctx, node, nil); err != nil {
@@ -88,11 +89,18 @@ func checkDrainAsServiceAccount(t *testing.T, ctx context.Context, p *testenv.Pl
 		t.Errorf("drain as the ServiceAccount: %s (skipped %v), want empty, 2 deleted after the PDB cut-off, the DaemonSet pod left", rep.Summary(), rep.Skipped)
 	}
 	calls := map[string]int{}
+	var dsReads int
 	for _, l := range faults.Requests() {
 		calls[l.Method]++
+		if l.Method == "GET" && l.Path == "/apis/apps/v1/namespaces/"+ns+"/daemonsets/logs" && l.Status == 200 {
+			dsReads++
+		}
 		if l.Status == 401 || l.Status == 403 {
 			t.Errorf("the chart's RBAC refused a request of the drain: %s %s?%s → %d", l.Method, l.Path, l.Query, l.Status)
 		}
+	}
+	if dsReads == 0 {
+		t.Error("kubectl's drain filters did not read the DaemonSet of the DaemonSet pod (or it was not answered 200)")
 	}
 	if calls["POST"] == 0 || calls["DELETE"] < 3 || calls["PATCH"] == 0 {
 		t.Errorf("requests by method %v: the drain did not evict, delete and patch", calls)
