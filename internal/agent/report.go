@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -115,8 +116,10 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool
 func reportFields(d interrupt.Drain, rep *drain.Report, resumed bool) []zap.Field {
 	det := d.Notice.Detected
 	fields := []zap.Field{zap.Int("pods", len(rep.Pods)), zap.Bool("empty", rep.Empty),
-		zap.Duration("took", rep.Finished.Sub(det)), zap.Duration("spare", rep.Spare()),
-		zap.Duration("all_evictions_accepted_after", rep.AllAccepted.Sub(det)), zap.Bool("resumed", resumed || rep.Resumed)}
+		zap.Duration("took", rep.Finished.Sub(det)), zap.Duration("spare", rep.Spare()), zap.Bool("resumed", resumed || rep.Resumed)}
+	if after, ok := rep.AcceptedAfter(det); ok {
+		fields = append(fields, zap.Duration("all_evictions_accepted_after", after))
+	}
 	for o, c := range rep.Counts() {
 		fields = append(fields, zap.Int(string(o), c))
 	}
@@ -134,6 +137,12 @@ func (e *liveEffects) podEvent(p drain.PodResult, n interrupt.Notice) {
 		e.rec.Eventf(ref, corev1.EventTypeNormal, "EvictedBySpotHandler", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
 	case drain.DeletedAfterCutoff:
 		e.rec.Eventf(ref, corev1.EventTypeWarning, "DeletedAfterPDBCutoff", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
+	case drain.DeletedAfterRefusal:
+		msg := p.Reason
+		if p.Refusal != "" && !strings.Contains(msg, p.Refusal) {
+			msg += "; the API refused its eviction: " + p.Refusal
+		}
+		e.rec.Eventf(ref, corev1.EventTypeWarning, "DeletedAfterEvictionRefused", "%s notice on node %s: %s", n.Kind, e.node, msg)
 	case drain.RunningAtDeadline:
 		e.rec.Eventf(ref, corev1.EventTypeWarning, "RunningAtDeadline", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
 	}
