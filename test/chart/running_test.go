@@ -222,18 +222,24 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	if err != nil {
 		t.Fatalf("the node was not cordoned, tainted and emptied after the notice: %v", err)
 	}
-	evs, err := p.Client.CoreV1().Events(work).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recorded := 0
-	for _, e := range evs.Items {
-		if e.Source.Component == "spot-handler" && e.InvolvedObject.Kind == "Pod" {
-			recorded++
+	// Pod Events come from the drain's report, after the node is seen empty,
+	// and are posted asynchronously: wait for them rather than race them.
+	recorded, seen := 0, 0
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		evs, err := p.Client.CoreV1().Events(work).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
 		}
-	}
+		recorded, seen = 0, len(evs.Items)
+		for _, e := range evs.Items {
+			if e.Source.Component == "spot-handler" && e.InvolvedObject.Kind == "Pod" {
+				recorded++
+			}
+		}
+		return recorded > 0, nil
+	})
 	if recorded == 0 {
-		t.Errorf("the agent recorded no Event on the drained pods (events: %d)", len(evs.Items))
+		t.Errorf("the agent recorded no Event on the drained pods within 30 s of the node being empty (events: %d)", seen)
 	}
 	if strings.Contains(strings.ToLower(logs.String()), "forbidden") {
 		t.Errorf("the agent hit a permission it lacks:\n%s", logs.String())
