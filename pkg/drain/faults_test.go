@@ -224,6 +224,19 @@ func TestDrainFreePodsNotHeldByBlockedOnes(t *testing.T) {
 	// A bound to detect the failure, not a speed target: on the code
 	// before the fix the free pods stayed until the blocked ones gave up.
 	err := goneFrom(p, ns, "app=zfree", node, 60*time.Second)
+	// Blocked pods go in a later wave than free ones, so when the free pods
+	// are gone some blocked ones may not have had an answer yet. A second
+	// eviction request for a pod is only sent once its first answer was
+	// taken in: wait for one for each of the 100 before stopping the drain.
+	_ = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
+		retried := 0
+		for _, n := range f.Evictions() {
+			if n >= 2 {
+				retried++
+			}
+		}
+		return retried >= 100, nil
+	})
 	cancel()
 	rep := <-done
 	t.Logf("%d eviction requests", f.Count(testenv.Match{Method: "POST", Path: testenv.EvictionPath}))
