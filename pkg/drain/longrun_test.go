@@ -80,7 +80,11 @@ func TestBlockedDrainCostsTheSameAfterADay(t *testing.T) {
 	}
 	n := evictions.Load()
 	t.Logf("once retrying: %d goroutines, %.0f KiB; after a day: %d goroutines, %.0f KiB; %d evictions refused", g0, h0, g1, h1, n)
-	if n < 10000 {
+	// A busy machine takes fewer attempts through the day (the clock may step
+	// before every retry is back on it: 24k-75k idle, 6k seen under load);
+	// the code before issue 11 left a goroutine behind per attempt, so a
+	// thousand attempts are plenty for the footprint checks to bite.
+	if n < 1000 {
 		t.Fatalf("only %d eviction attempts in a simulated day: the pods were not retried enough for the test to bite", n)
 	}
 	if g1 > g0 {
