@@ -32,6 +32,7 @@ func storm(tb testing.TB, e *env, nodes []instNode, o *observer, margin time.Dur
 		n := e.notice(in.node)
 		if n == nil {
 			tb.Fatalf("node %s has no notice record", in.node)
+			return r // Fatalf does not return; this tells staticcheck so
 		}
 		c, em := o.times(in.node)
 		if c.IsZero() || em.IsZero() {
