@@ -67,17 +67,6 @@ func reachable(outcome string) bool {
 	return outcome == OutcomeOK || outcome == OutcomeNotFound
 }
 
-// unavailable reports whether the outcome means IMDS is not serving us, so
-// the watcher backs off. Parse errors do not slow polling: IMDS answered, and
-// other paths may still carry a notice.
-func unavailable(outcome string) bool {
-	switch outcome {
-	case OutcomeOK, OutcomeNotFound, OutcomeParseError:
-		return false
-	}
-	return true
-}
-
 // classify maps a failed request to an outcome from what the transport saw
 // (tr), the error the SDK returned and the request's own context.
 func classify(tr *trace, err error, reqCtx context.Context) string {

@@ -64,13 +64,6 @@ func (p *faultProxy) arm(start time.Time, each time.Duration, faults []string) {
 	p.start, p.each, p.faults = start, each, faults
 }
 
-// end is when the armed burst is over.
-func (p *faultProxy) end() time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.start.Add(time.Duration(len(p.faults)) * p.each)
-}
-
 // faultAt returns the fault in force at t, or "".
 func (p *faultProxy) faultAt(t time.Time) string {
 	if p.start.IsZero() || t.Before(p.start) {
