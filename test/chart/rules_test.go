@@ -104,7 +104,7 @@ type alertTests struct {
 
 var wantAlerts = []string{
 	"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerDrainMissedDeadline", "SpotHandlerIMDSUnreachable",
-	"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerWebhookFailing",
+	"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerQueueMessagesFailing", "SpotHandlerWebhookFailing",
 }
 
 func TestAlertRules(t *testing.T) {
@@ -200,7 +200,7 @@ func TestAlertRules(t *testing.T) {
 }
 
 func TestAlertsCanBeTurnedOff(t *testing.T) {
-	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "webhookFailing"}
+	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "webhookFailing", "queueMessagesFailing"}
 	var sets []string
 	for _, k := range keys {
 		sets = append(sets, "prometheusRule.alerts."+k+".enabled=false")
@@ -233,6 +233,8 @@ func TestEveryMetricUsedIsExported(t *testing.T) {
 	for _, n := range metrics.New(reg).Names() {
 		exported[n] = true
 	}
+	// The controller's queue metrics (queue mode) register beside them.
+	metrics.NewQueue(reg, []string{"spot_interruption"})
 	// Histograms also export _bucket, _sum and _count series.
 	histograms := map[string]bool{}
 	fams, err := reg.Gather()
@@ -240,6 +242,7 @@ func TestEveryMetricUsedIsExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range fams {
+		exported[f.GetName()] = true // the agent's and the controller's families
 		if f.GetType() == dto.MetricType_HISTOGRAM {
 			histograms[f.GetName()] = true
 		}
