@@ -296,7 +296,7 @@ func (f *Faults) passed(method, path, query string, status int) {
 func (f *Faults) serve(w http.ResponseWriter, r *http.Request) {
 	query, _ := url.QueryUnescape(r.URL.RawQuery)
 	entry := f.record(r, query)
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, seen: func(code int) { f.setStatus(entry, code) }}
 	defer func() { f.finish(entry, rec.status) }()
 	if r.Header.Get("Authorization") == "" && f.Config != nil {
 		r.Header.Set("Authorization", "Bearer "+f.Config.BearerToken)

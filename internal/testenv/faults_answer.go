@@ -78,24 +78,33 @@ func resetConn(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// statusRecorder remembers the status written through it.
+// statusRecorder remembers the status written through it, and hands it to
+// seen before the client can read it: a test that reads the log right
+// after its request returned finds the status there.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	seen   func(int)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
+	s.note(code)
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
+	s.note(http.StatusOK)
 	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) note(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if s.seen != nil {
+		s.seen(code)
+	}
 }
 
 // Unwrap lets http.ResponseController flush and hijack through it.

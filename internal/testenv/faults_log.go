@@ -26,9 +26,9 @@ type Logged struct {
 	// Fault names what a rule did to it ("status 503", "hang", ...), or ""
 	// if it went through untouched.
 	Fault string
-	// Status is the HTTP status the client got; 0 if it got none (reset,
-	// hung until it gave up, apiserver unreachable) or the request is still
-	// running (a watch).
+	// Status is the HTTP status the client got, logged before the client
+	// could read it; 0 if it got none (reset, hung until it gave up,
+	// apiserver unreachable).
 	Status int
 	// Done is false while the request is still being served.
 	Done bool
@@ -62,6 +62,12 @@ func (f *Faults) record(r *http.Request, query string) *Logged {
 func (f *Faults) setFault(e *Logged, s string) {
 	f.mu.Lock()
 	e.Fault = s
+	f.mu.Unlock()
+}
+
+func (f *Faults) setStatus(e *Logged, status int) {
+	f.mu.Lock()
+	e.Status = status
 	f.mu.Unlock()
 }
 

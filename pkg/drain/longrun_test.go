@@ -64,14 +64,24 @@ func TestBlockedDrainCostsTheSameAfterADay(t *testing.T) {
 			}
 		}
 	}
+	// The drain's first eviction waits on real time (the cordon, the plan,
+	// the tracker's sync), not on the clock: stepping meanwhile would spend
+	// the simulated day before the first attempt.
+	for first := time.Now().Add(30 * time.Second); evictions.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(first) {
+			t.Fatal("no eviction attempt within 30s")
+		}
+	}
 	for evictions.Load() < 60 { // the drain is retrying
 		step(clk.Since(start) + time.Second)
 	}
 	// Timers of a retrying drain of two pods: its deadline, its claim's
 	// renewal, one per pod.
 	want = 4
+	client.ClearActions()
 	g0, h0 := settledFootprint()
-	step(24 * time.Hour)
+	step(clk.Since(start) + 24*time.Hour)
+	client.ClearActions()
 	g1, h1 := settledFootprint()
 	cancel()
 	rep := <-done
