@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
-	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
 // Retries of node writes: a failed attempt is retried after a backoff from
@@ -142,18 +139,7 @@ func waitAll(jobs []*job) {
 // CordonOnly, and reports how it ended.
 func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger) (interrupt.Outcome, error) {
 	req := a.request(d.Notice, d.Deadline)
-	var resumed atomic.Bool
-	resumed.Store(d.Resumed)
-	err := a.persist(ctx, d.Deadline, true, func(ctx context.Context) error {
-		n, err := a.kube.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if old, _ := drain.ReadNotice(n); old != nil && old.ID == req.NoticeID && !old.TaintOnly {
-			resumed.Store(true) // a previous agent cordoned for this notice
-		}
-		return a.actor.Cordon(ctx, req)
-	}, log)
+	err := a.persist(ctx, d.Deadline, true, func(ctx context.Context) error { return a.actor.Cordon(ctx, req) }, log)
 	switch {
 	case ctx.Err() != nil:
 		log.Info("drain stopped: its notice was withdrawn or replaced")
@@ -176,7 +162,10 @@ func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger
 	if rep.Err == nil {
 		rep.Err = err
 	}
-	return a.out.drained(d, rep, resumed.Load(), log), rep.Err
+	// The machine knows of a drain a previous agent recorded; the drain's
+	// report also of one it finds recorded by another process (seen only
+	// once the node was read) or that this agent ran before (a panic).
+	return a.out.drained(d, rep, d.Resumed, log), rep.Err
 }
 
 // persist calls f until it succeeds, ctx ends or until (if not zero)

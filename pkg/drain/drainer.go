@@ -19,6 +19,8 @@ type Drainer struct {
 	clock  clock.Clock
 	log    *zap.Logger
 	holder string // names this Drainer in ClaimAnnotation
+	self   string // names this Drainer in NodeNotice.By
+	runs   runs   // the drains it ran, for Report.Resumed
 }
 
 var _ Interface = (*Drainer)(nil)
@@ -34,7 +36,8 @@ func New(client kubernetes.Interface, p Policy, clk clock.Clock, log *zap.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Drainer{client: client, policy: p, clock: clk, log: log, holder: holderID(p)}, nil
+	holder := holderID(p)
+	return &Drainer{client: client, policy: p, clock: clk, log: log, holder: holder, self: recorderID(holder)}, nil
 }
 
 func (p Policy) validate() error {
@@ -60,7 +63,7 @@ func (p Policy) validate() error {
 // JSON patch. Running it again changes nothing.
 func (d *Drainer) Cordon(ctx context.Context, req Request) error {
 	return patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
-		return markPatch(n, req, d.policy, d.policy.TaintEffect, false, d.clock.Now())
+		return d.mark(n, req, false)
 	})
 }
 
@@ -69,13 +72,25 @@ func (d *Drainer) Cordon(ctx context.Context, req Request) error {
 // rebalance recommendation deserves by default.
 func (d *Drainer) Taint(ctx context.Context, req Request) error {
 	return patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
-		return markPatch(n, req, d.policy, corev1.TaintEffectPreferNoSchedule, true, d.clock.Now())
+		return d.mark(n, req, true)
 	})
+}
+
+// mark is markPatch for this Drainer: the policy's taint effect (or
+// PreferNoSchedule for a taint only), and the notice recorded as its own.
+func (d *Drainer) mark(n *corev1.Node, req Request, taintOnly bool) ([]patchOp, error) {
+	effect := d.policy.TaintEffect
+	if taintOnly {
+		effect = corev1.TaintEffectPreferNoSchedule
+	}
+	req.recorder = d.self
+	return markPatch(n, req, d.policy, effect, taintOnly, d.clock.Now())
 }
 
 // Uncordon removes what Cordon or Taint added, and only that (a node the
 // operator had cordoned stays cordoned), and the notice annotation.
 func (d *Drainer) Uncordon(ctx context.Context, node string) error {
+	d.runs.forget(node)
 	return patchNode(ctx, d.client, node, func(n *corev1.Node) ([]patchOp, error) {
 		return unmarkPatch(n, d.policy), nil
 	})

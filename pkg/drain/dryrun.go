@@ -32,14 +32,14 @@ func NewDryRun(client kubernetes.Interface, p Policy, clk clock.Clock, log *zap.
 // Cordon logs the patch it would apply.
 func (r *DryRun) Cordon(ctx context.Context, req Request) error {
 	return r.logPatch(ctx, req.Node, "dry-run: would cordon and taint node", func(n *corev1.Node) ([]patchOp, error) {
-		return markPatch(n, req, r.d.policy, r.d.policy.TaintEffect, false, r.d.clock.Now())
+		return r.d.mark(n, req, false)
 	})
 }
 
 // Taint logs the patch it would apply.
 func (r *DryRun) Taint(ctx context.Context, req Request) error {
 	return r.logPatch(ctx, req.Node, "dry-run: would taint node", func(n *corev1.Node) ([]patchOp, error) {
-		return markPatch(n, req, r.d.policy, corev1.TaintEffectPreferNoSchedule, true, r.d.clock.Now())
+		return r.d.mark(n, req, true)
 	})
 }
 

@@ -30,6 +30,11 @@ type NodeNotice struct {
 	// TaintOnly is true when the node was only tainted (a rebalance
 	// recommendation), not cordoned for a drain.
 	TaintOnly bool `json:"taintOnly,omitempty"`
+	// By names the Drainer that first recorded the notice: its claim
+	// holder and a suffix unique to its process ("" in records from before
+	// this field). A drain that finds the notice recorded by another is
+	// resumed (Report.Resumed); a later record of the same notice keeps it.
+	By string `json:"by,omitempty"`
 }
 
 // What a drain adds, as listed in AddedAnnotation.
@@ -94,7 +99,7 @@ func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffe
 		detected = now
 	}
 	notice := NodeNotice{Kind: req.Kind, Action: req.Action, ID: req.NoticeID, Deadline: req.Deadline.UTC(),
-		Detected: detected.UTC(), TaintOnly: taintOnly}
+		Detected: detected.UTC(), TaintOnly: taintOnly, By: req.recorder}
 	if old, err := parseNotice(node); err == nil && old != nil && old.ID == notice.ID && old.Kind == notice.Kind && old.TaintOnly == taintOnly {
 		notice = *old // resuming: keep the first detection time
 	}

@@ -84,8 +84,11 @@ type Report struct {
 	// Pods is the plan, in eviction order; Skipped the pods left alone.
 	Pods    []PodResult
 	Skipped []SkippedPod
-	// Resumed is true when the node already carried this notice (an agent
-	// restarted mid-drain).
+	// Resumed is true when this drain continues one started before it: the
+	// node carried this notice recorded by another process (an agent
+	// restarted mid-drain, another leader; see NodeNotice.By), or a drain of
+	// it by this Drainer ended before (it panicked or was stopped). The
+	// caller's own Cordon just before Drain does not make it resumed.
 	Resumed bool
 	// OtherDrainer names the holder of another drain of this node (see
 	// ClaimAnnotation) that evicted the pods while this one only watched;

@@ -44,13 +44,16 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	}
 	cordonCtx, cancelCordon := d.until(ctx, waitEnd(req.Deadline, started, d.policy))
 	defer cancelCordon()
-	// Cordon, learning from the node it reads whether an earlier drain of
-	// this notice left it marked (one GET, not two, before the first write).
+	// Cordon, learning from the node it reads whether this drain continues
+	// one started before (one GET, not two, before the first write): the
+	// notice recorded by another process, or by a drain of this Drainer
+	// that ended; a record this Drainer's Cordon just wrote is this drain's.
+	ranBefore := d.runs.ran(req.Node, req.NoticeID)
 	err := retryTransient(cordonCtx, d.clock, func(ctx context.Context) error {
 		err := patchNode(ctx, d.client, req.Node, func(n *corev1.Node) ([]patchOp, error) {
 			old, _ := parseNotice(n)
-			rep.Resumed = old != nil && old.ID == req.NoticeID && !old.TaintOnly
-			return markPatch(n, req, d.policy, d.policy.TaintEffect, false, d.clock.Now())
+			rep.Resumed = continues(old, req, d.self, ranBefore)
+			return d.mark(n, req, false)
 		})
 		if transient(err) {
 			d.log.Warn("cordoning the node failed, retrying", zap.String("node", req.Node), zap.Error(err))
@@ -61,6 +64,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 		return fail(err)
 	}
 	rep.Cordoned = d.clock.Now()
+	d.runs.start(req.Node, req.NoticeID)
 	d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
 		zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
 

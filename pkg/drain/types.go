@@ -37,6 +37,8 @@ type Request struct {
 	Deadline time.Time
 	// Detected is when the notice was first seen; zero means now.
 	Detected time.Time
+
+	recorder string // set by the Drainer: its NodeNotice.By
 }
 
 // PDBFallback says what to do with a pod whose PDB still refuses eviction
