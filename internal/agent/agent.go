@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/internal/serve"
 	"github.com/spot-handler/spot-handler/internal/version"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 	"github.com/spot-handler/spot-handler/pkg/imds"
@@ -113,16 +112,11 @@ func New(cfg Config, d Deps) (*Agent, error) {
 // Run's only errors are listen failures of the metrics and probe servers.
 func (a *Agent) Run(ctx context.Context) error {
 	a.started = a.clock.Now()
-	metricsLn, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	servers, err := serve.Start(serve.Config{MetricsAddr: a.cfg.MetricsAddr, ProbeAddr: a.cfg.ProbeAddr, Registry: a.reg,
+		Healthy: a.healthy, Ready: a.ready, Logger: a.log})
 	if err != nil {
-		return fmt.Errorf("listening for metrics on %s (--metrics-addr): %w", a.cfg.MetricsAddr, err)
+		return err
 	}
-	probeLn, err := net.Listen("tcp", a.cfg.ProbeAddr)
-	if err != nil {
-		metricsLn.Close()
-		return fmt.Errorf("listening for probes on %s (--probe-addr): %w", a.cfg.ProbeAddr, err)
-	}
-	servers := a.serve(metricsLn, probeLn)
 	if a.events != nil {
 		a.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.kube.CoreV1().Events("")})
 	}
@@ -132,8 +126,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		zap.String("rebalance", string(a.cfg.Rebalance)), zap.String("scheduled_maintenance", string(a.cfg.ScheduledMaintenance)),
 		zap.String("asg_lifecycle", string(a.cfg.ASGLifecycle)), zap.Bool("cordon_only", a.cfg.CordonOnly),
 		zap.Bool("dry_run", a.cfg.DryRun), zap.Bool("allow_rehearsal", a.cfg.AllowRehearsal),
-		zap.Bool("webhook", a.cfg.WebhookURL != ""), zap.String("metrics_addr", metricsLn.Addr().String()),
-		zap.String("probe_addr", probeLn.Addr().String()), zap.String("version", version.Version))
+		zap.Bool("webhook", a.cfg.WebhookURL != ""), zap.String("metrics_addr", servers.MetricsAddr().String()),
+		zap.String("probe_addr", servers.ProbeAddr().String()), zap.String("version", version.Version))
 
 	a.work = newNodeWork(ctx, a)
 	notices := make(chan imds.Notice, 16)
@@ -153,11 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.events != nil {
 		a.events.Shutdown()
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(shutdownCtx)
-	}
+	servers.Shutdown(ctx)
 	a.log.Info("agent stopped", zap.String("node", a.cfg.NodeName))
 	return nil
 }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/lifecycle"
 	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/internal/serve"
 	"github.com/spot-handler/spot-handler/internal/version"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
@@ -132,23 +130,18 @@ func New(cfg Config, d Deps) (*Controller, error) {
 // keeps the node index, and, while leader, receives messages and drains.
 // Its only errors are listen failures of the metrics and probe servers.
 func (c *Controller) Run(ctx context.Context) error {
-	metricsLn, err := net.Listen("tcp", c.cfg.MetricsAddr)
+	servers, err := serve.Start(serve.Config{MetricsAddr: c.cfg.MetricsAddr, ProbeAddr: c.cfg.ProbeAddr, Registry: c.reg,
+		Ready: c.ready, Logger: c.log})
 	if err != nil {
-		return fmt.Errorf("listening for metrics on %s (--metrics-addr): %w", c.cfg.MetricsAddr, err)
+		return err
 	}
-	probeLn, err := net.Listen("tcp", c.cfg.ProbeAddr)
-	if err != nil {
-		metricsLn.Close()
-		return fmt.Errorf("listening for probes on %s (--probe-addr): %w", c.cfg.ProbeAddr, err)
-	}
-	servers := c.serve(metricsLn, probeLn)
 	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
 	c.log.Info("controller started", zap.String("queue_url", c.cfg.QueueURL), zap.Int("workers", c.cfg.Workers),
 		zap.Duration("drain_margin", c.cfg.Policy.Margin), zap.String("rebalance", string(c.cfg.Rebalance)),
 		zap.String("scheduled_maintenance", string(c.cfg.Maintenance)), zap.Bool("delete_unknown", c.cfg.DeleteUnknown),
 		zap.Bool("ec2_fallback", c.nodes.ec2 != nil), zap.Bool("out_of_service_taint", c.cfg.OutOfServiceTaint),
 		zap.Bool("cordon_only", c.cfg.CordonOnly), zap.Bool("dry_run", c.cfg.DryRun), zap.Bool("leader_elect", c.cfg.LeaderElect),
-		zap.String("metrics_addr", metricsLn.Addr().String()), zap.String("probe_addr", probeLn.Addr().String()),
+		zap.String("metrics_addr", servers.MetricsAddr().String()), zap.String("probe_addr", servers.ProbeAddr().String()),
 		zap.String("version", version.Version))
 
 	var bg sync.WaitGroup
@@ -163,11 +156,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	bg.Wait()
 	c.events.Shutdown()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(shutdownCtx)
-	}
+	servers.Shutdown(ctx)
 	c.log.Info("controller stopped")
 	return nil
 }
@@ -199,32 +188,11 @@ func (c *Controller) lead(ctx context.Context) {
 	c.log.Info("no longer leading: receiving stopped, drains stopped (the next leader resumes them)")
 }
 
-// serve starts /metrics and the probes. /readyz is ready once the node
-// index has synced.
-func (c *Controller) serve(metricsLn, probeLn net.Listener) []*http.Server {
-	mm := http.NewServeMux()
-	mm.Handle("/metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg}))
-	pm := http.NewServeMux()
-	pm.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	pm.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !c.synced.Load() {
-			http.Error(w, "node index not synced yet", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	var out []*http.Server
-	for _, x := range []struct {
-		ln net.Listener
-		h  http.Handler
-	}{{metricsLn, mm}, {probeLn, pm}} {
-		s := &http.Server{Handler: x.h, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := s.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				c.log.Error("server stopped", zap.String("addr", x.ln.Addr().String()), zap.Error(err))
-			}
-		}()
-		out = append(out, s)
+// ready is the /readyz check: ready once the node index has synced
+// (/healthz is always ok: the process answers).
+func (c *Controller) ready() error {
+	if !c.synced.Load() {
+		return errors.New("node index not synced yet")
 	}
-	return out
+	return nil
 }

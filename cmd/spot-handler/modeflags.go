@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientmetrics "k8s.io/client-go/tools/metrics"
+
+	"github.com/spot-handler/spot-handler/internal/agent"
+	"github.com/spot-handler/spot-handler/internal/flagenv"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// modeFlags are the flags the two long-running modes, agent and
+// controller, share with the same names, defaults and meaning: the API
+// client's kubeconfig and rate, the drain policy, logging and the servers.
+type modeFlags struct {
+	kubeconfig, logFormat, logLevel        string
+	margin                                 time.Duration
+	pdbFallback, taintEffect, excludeLabel string
+	rebalance                              string
+	cordonOnly                             bool
+	metricsAddr, probeAddr                 string
+	qps                                    float64
+	burst                                  int
+}
+
+// register adds the shared flags to fs; marginHelp says what --drain-margin
+// means in this mode, qps and burst are its API client's defaults.
+func (f *modeFlags) register(fs *flag.FlagSet, marginHelp string) {
+	d := drain.DefaultPolicy()
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty means in-cluster (the pod's service account)")
+	fs.DurationVar(&f.margin, "drain-margin", d.Margin, marginHelp)
+	fs.StringVar(&f.pdbFallback, "pdb-fallback", string(d.PDBFallback), "when a PDB still refuses eviction at the pod's cut-off: delete (with grace) or wait")
+	fs.StringVar(&f.taintEffect, "taint-effect", string(d.TaintEffect), "effect of the spot-handler.io/interruption taint: NoSchedule, PreferNoSchedule or NoExecute")
+	fs.StringVar(&f.excludeLabel, "exclude-lb-label", d.ExcludeLabel, `label set to "true" on a draining node to take it out of external load balancers; empty disables`)
+	fs.StringVar(&f.rebalance, "rebalance", string(interrupt.TaintOnly), "on a rebalance recommendation: ignore, taint (PreferNoSchedule, pods stay) or drain")
+	fs.BoolVar(&f.cordonOnly, "cordon-only", false, "cordon and taint on a notice, evict nothing")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", ":9102", "listen address of /metrics")
+	fs.StringVar(&f.probeAddr, "probe-addr", ":8081", "listen address of /healthz and /readyz")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// parseModeFlags makes the flag set of mode sub, lets register fill it and
+// parses args and the SPOT_HANDLER_* environment into it.
+func parseModeFlags(sub, help string, register func(*flag.FlagSet), args []string, io stdio) error {
+	fs := flag.NewFlagSet(sub, flag.ContinueOnError)
+	register(fs)
+	fs.Usage = flagenv.Usage(fs, "spot-handler "+sub+" [flags]", help, envPrefix)
+	return parseFlags(fs, args, io)
+}
+
+// policy is the drain policy the flags set.
+func (f *modeFlags) policy() drain.Policy {
+	p := drain.DefaultPolicy()
+	p.Margin = f.margin
+	p.PDBFallback = drain.PDBFallback(f.pdbFallback)
+	p.TaintEffect = corev1.TaintEffect(f.taintEffect)
+	p.ExcludeLabel = f.excludeLabel
+	return p
+}
+
+// process is what both modes build once their configuration is valid.
+type process struct {
+	log     *zap.Logger
+	kube    kubernetes.Interface
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+}
+
+// start builds the logger, the drains' API client (calls bounded by
+// apiTimeout) and the metrics registry, and counts client-go's requests in
+// spot_handler_kube_api_requests_total. Its errors are usage errors naming
+// cmd. The caller syncs the logger.
+func (f *modeFlags) start(cmd string, apiTimeout time.Duration, io stdio) (*process, error) {
+	log, err := newLogger(f.logFormat, f.logLevel, io)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
+	}
+	kube, err := kubeClient(f.kubeconfig, f.qps, f.burst, apiTimeout)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	clientmetrics.Register(clientmetrics.RegisterOpts{RequestResult: requestCounter{m}})
+	return &process{log: log, kube: kube, reg: reg, metrics: m}, nil
+}
+
+// newLogger builds the process's zap logger, writing to stderr.
+func newLogger(format, level string, io stdio) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level=%q: want debug, info, warn or error", level)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	var e zapcore.Encoder
+	switch format {
+	case "json":
+		e = zapcore.NewJSONEncoder(enc)
+	case "console":
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		e = zapcore.NewConsoleEncoder(enc)
+	default:
+		return nil, fmt.Errorf("--log-format=%q: want json or console", format)
+	}
+	return zap.New(zapcore.NewCore(e, zapcore.AddSync(io.err), lvl)), nil
+}
+
+// kubeClient loads the kubeconfig (or the in-cluster config) and builds a
+// clientset whose calls but watches end after timeout (0: no bound); it
+// does not contact the server.
+func kubeClient(path string, qps float64, burst int, timeout time.Duration) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if path == "" {
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no --kubeconfig and not in a cluster (%v): pass --kubeconfig or run as a pod", err)
+		}
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: %w", path, err)
+		}
+	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	cfg.UserAgent = "spot-handler"
+	agent.BoundCalls(cfg, timeout)
+	return kubernetes.NewForConfig(cfg)
+}
+
+// requestCounter feeds client-go's request results into
+// spot_handler_kube_api_requests_total.
+type requestCounter struct{ m *metrics.Metrics }
+
+func (r requestCounter) Increment(_ context.Context, code, method, _ string) {
+	r.m.KubeRequests.WithLabelValues(method, code).Inc()
+}
