@@ -17,10 +17,11 @@ import (
 	"github.com/spot-handler/spot-handler/pkg/queue"
 )
 
-// lifecycles is the controller's side of ASG lifecycle actions: a
-// lifecycle.Manager per leadership (its holds end with the leadership; the
-// next leader resumes them from the nodes' records), and which nodes wait
-// for the end of their drain to complete an action.
+// lifecycles is the controller's side of ASG lifecycle actions: the
+// process's lifecycle.Manager (its holds end with the leadership that
+// started them; the next leadership, of this process or another, resumes
+// them from the nodes' records), and which nodes wait for the end of their
+// drain to complete an action.
 type lifecycles struct {
 	asg     lifecycle.AutoScaling
 	cfg     lifecycle.Config
@@ -29,7 +30,7 @@ type lifecycles struct {
 	clock   clock.WithTicker
 
 	mu      sync.Mutex
-	m       *lifecycle.Manager           // this leadership's
+	m       *lifecycle.Manager           // made at the first leadership
 	pending map[string]bool              // node → a termination action waits for its drain to end
 	last    map[string]interrupt.Outcome // node → how its last drain ended (this leadership)
 	wg      sync.WaitGroup               // completions and launch waits of this leadership
@@ -54,8 +55,9 @@ func newLifecycles(cfg lifecycle.Config, asg lifecycle.AutoScaling, m *lifecycle
 	return &lifecycles{asg: asg, cfg: cfg, metrics: m, log: log, clock: clk}, nil
 }
 
-// leadLifecycles starts this leadership's Manager and takes over every
-// termination action recorded on a node (heartbeats at once). A node whose
+// leadLifecycles makes the Manager at the first leadership and takes over
+// every termination action recorded on a node (heartbeats at once),
+// including those this process held in a leadership that ended. A node whose
 // drain the controller recorded is resumed by resume; one without such a
 // record (the previous leader died between recording the action and the
 // cordon) gets its lifecycle notice again. Call it before resume, so each
@@ -65,13 +67,17 @@ func (c *Controller) leadLifecycles(ctx context.Context, as *actors) {
 	if l == nil {
 		return
 	}
-	m, err := lifecycle.New(l.cfg, l.asg, c.kube, l.clock, l.log, l.metrics)
-	if err != nil { // checked in New; never here
-		c.log.Error("bug: the lifecycle manager cannot start", zap.Error(err))
-		return
-	}
 	l.mu.Lock()
-	l.m, l.pending, l.last = m, map[string]bool{}, map[string]interrupt.Outcome{}
+	if l.m == nil {
+		var err error
+		if l.m, err = lifecycle.New(l.cfg, l.asg, c.kube, l.clock, l.log, l.metrics); err != nil { // checked in New; never here
+			l.mu.Unlock()
+			c.log.Error("bug: the lifecycle manager cannot start", zap.Error(err))
+			return
+		}
+	}
+	m := l.m
+	l.pending, l.last = map[string]bool{}, map[string]interrupt.Outcome{}
 	l.mu.Unlock()
 	for _, obj := range c.inf.GetIndexer().List() {
 		node, ok := obj.(*corev1.Node)

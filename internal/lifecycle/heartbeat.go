@@ -14,6 +14,7 @@ import (
 type hold struct {
 	rec    Record
 	sched  Schedule
+	ctx    context.Context // the heartbeats'; ends with the caller's (a leadership)
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -41,7 +42,7 @@ func (h *hold) isGone() bool {
 func (m *Manager) hold(ctx context.Context, key string, rec Record) *hold {
 	hctx, cancel := context.WithCancel(ctx)
 	h := &hold{rec: rec, sched: newSchedule(rec.hook(), rec.Started, rec.Deadline, m.cfg.HeartbeatFraction),
-		cancel: cancel, done: make(chan struct{}), last: rec.Started}
+		ctx: hctx, cancel: cancel, done: make(chan struct{}), last: rec.Started}
 	m.mu.Lock()
 	if old := m.held[key]; old != nil {
 		old.cancel()
@@ -54,6 +55,19 @@ func (m *Manager) hold(ctx context.Context, key string, rec Record) *hold {
 		defer m.metrics.Held.Dec()
 		m.beat(hctx, key, h)
 	}()
+	return h
+}
+
+// live returns the hold under key, or nil if there is none or its
+// context has ended: a hold of an ended leadership is no hold (its
+// heartbeats have stopped, and the node's record may have changed since),
+// and it is forgotten. Call it with m.mu held.
+func (m *Manager) live(key string) *hold {
+	h := m.held[key]
+	if h != nil && h.ctx.Err() != nil {
+		delete(m.held, key)
+		return nil
+	}
 	return h
 }
 

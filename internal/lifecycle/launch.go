@@ -14,6 +14,7 @@ type NodeFinder func(instanceID string) (*corev1.Node, bool)
 // launchWait is a Launch in progress, which later calls for the same token
 // join.
 type launchWait struct {
+	ctx    context.Context // the waiting call's: a wait whose context ended is not joined
 	done   chan struct{}
 	result Result
 	err    error
@@ -25,7 +26,8 @@ type launchWait struct {
 // instance instead of waiting for the hook's timeout. Heartbeats keep the
 // instance held meanwhile if the hook's timeout is shorter. It blocks; a
 // call for an action already waiting waits for the same result. If ctx
-// ends first, it returns ctx's error and completes nothing.
+// ends first, it returns ctx's error and completes nothing; a later call
+// with a live context (a new leadership) waits anew.
 //
 // Nothing is recorded on a node (there is none yet): keep the message
 // until Launch returns if a new leader should take over the wait.
@@ -34,7 +36,7 @@ func (m *Manager) Launch(ctx context.Context, a Action, find NodeFinder) (Result
 		return "", err
 	}
 	m.mu.Lock()
-	if w := m.launches[a.Token]; w != nil {
+	if w := m.launches[a.Token]; w != nil && w.ctx.Err() == nil {
 		m.mu.Unlock()
 		select {
 		case <-w.done:
@@ -43,12 +45,14 @@ func (m *Manager) Launch(ctx context.Context, a Action, find NodeFinder) (Result
 			return "", ctx.Err()
 		}
 	}
-	w := &launchWait{done: make(chan struct{})}
-	m.launches[a.Token] = w
+	w := &launchWait{ctx: ctx, done: make(chan struct{})}
+	m.launches[a.Token] = w // replaces a wait of an ended leadership
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		delete(m.launches, a.Token)
+		if m.launches[a.Token] == w {
+			delete(m.launches, a.Token)
+		}
 		m.mu.Unlock()
 		close(w.done)
 	}()

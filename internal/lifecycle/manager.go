@@ -32,7 +32,10 @@ const (
 )
 
 // Manager holds and completes the lifecycle actions of the controller's
-// nodes. Its methods are safe for concurrent use.
+// nodes. Its methods are safe for concurrent use. One Manager serves the
+// process across leaderships: heartbeats end with the context they were
+// started with (the leadership's), and a later Start or Resume of the same
+// action, with a live context, starts them again.
 type Manager struct {
 	cfg     Config
 	asg     AutoScaling
@@ -89,7 +92,7 @@ func (m *Manager) Start(ctx context.Context, node string, a Action) (Record, err
 		return Record{}, err
 	}
 	m.mu.Lock()
-	if h := m.held[node]; h != nil && h.rec.Token == a.Token {
+	if h := m.live(node); h != nil && h.rec.Token == a.Token {
 		m.mu.Unlock()
 		return h.rec, nil
 	}
@@ -107,18 +110,20 @@ func (m *Manager) Start(ctx context.Context, node string, a Action) (Record, err
 }
 
 // Resume takes over the termination action recorded on node by an earlier
-// leader, if any: it sends a heartbeat at once if an interval has passed
-// since the action began (the last one's time is not recorded) and keeps
-// them going as Start does. It returns nil without
-// error for a node with no record. The caller resumes the drain with the
-// record's Deadline and calls Complete.
+// leader (another process, or this one in a leadership that ended), if
+// any: it sends a heartbeat at once if an interval has passed since the
+// action began (the last one's time is not recorded) and keeps them going
+// as Start does. An action whose heartbeats this Manager runs for a live
+// context is left as it is. It returns nil without error for a node with
+// no record. The caller resumes the drain with the record's Deadline and
+// calls Complete.
 func (m *Manager) Resume(ctx context.Context, node *corev1.Node) (*Record, error) {
 	rec, err := ReadRecord(node)
 	if err != nil || rec == nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	if h := m.held[node.Name]; h != nil && h.rec.Token == rec.Token {
+	if h := m.live(node.Name); h != nil && h.rec.Token == rec.Token {
 		m.mu.Unlock()
 		return rec, nil
 	}
@@ -132,11 +137,12 @@ func (m *Manager) Resume(ctx context.Context, node *corev1.Node) (*Record, error
 // Complete ends the termination action of node with CONTINUE: at once if
 // the node was drained, at the record's deadline if the drain failed. It
 // stops the heartbeats and removes the record from the node. A node with
-// no action (held or recorded) is no error. If ctx ends first, the record
-// stays for the next leader.
+// no action (held or recorded) is no error; an action held by an ended
+// leadership counts only if it is still recorded on the node. If ctx ends
+// first, the record stays for the next leader.
 func (m *Manager) Complete(ctx context.Context, node string, outcome Outcome) error {
 	m.mu.Lock()
-	h := m.held[node]
+	h := m.live(node)
 	m.mu.Unlock()
 	var rec Record
 	if h != nil {
