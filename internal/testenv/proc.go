@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -18,8 +17,7 @@ type process struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	done    chan struct{}
-	err     error
+	ended
 }
 
 // startProcess starts bin with args, logging to dir/name.log. The child is
@@ -38,23 +36,13 @@ func startProcess(name, dir, bin string, args []string, env []string) (*process,
 		f.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", name, bin, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, logPath: logPath, ended: ended{done: make(chan struct{})}}
 	go func() {
 		p.err = cmd.Wait()
 		f.Close()
 		close(p.done)
 	}()
 	return p, nil
-}
-
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace.
@@ -77,11 +65,7 @@ func (p *process) logTail(n int) string {
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
-	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
+	return Tail(string(b), n)
 }
 
 // failure describes why p did not come up, with its log tail.

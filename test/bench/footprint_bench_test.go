@@ -32,11 +32,11 @@ func BenchmarkAgentIdle(b *testing.B) {
 		dropPageCache(b, agentBinary())
 		agent := startAgentBin(b, cg.wrap(b, agentBinary()), node, aemm.URL)
 		time.Sleep(2 * time.Second)
-		pid := agent.Cmd.Process.Pid
+		pid := agent.PID()
 		const reqs, polls = "spot_handler_kube_api_requests_total", "spot_handler_imds_requests_total"
-		cpu0, req0, poll0 := cpuSeconds(b, pid), metric(b, agent, reqs), metric(b, agent, polls)
+		cpu0, req0, poll0 := cpuSeconds(b, pid), agent.MustMetric(b, reqs), agent.MustMetric(b, polls)
 		time.Sleep(idle - 2*time.Second)
-		cpu1, req1, poll1 := cpuSeconds(b, pid), metric(b, agent, reqs), metric(b, agent, polls)
+		cpu1, req1, poll1 := cpuSeconds(b, pid), agent.MustMetric(b, reqs), agent.MustMetric(b, polls)
 		s, err := cg.sample()
 		if err != nil {
 			b.Fatal(err)
@@ -87,7 +87,7 @@ func BenchmarkDrainFootprint(b *testing.B) {
 				dropPageCache(b, agentBinary())
 				var peak footprint
 				d := drainOnce(b, node, c.pods, 2*time.Minute, cg.wrap(b, agentBinary(), env...),
-					func(a *testenv.AgentProc) func() { return sampleFootprint(b, cg, a.Cmd.Process.Pid, &peak) })
+					func(a *testenv.AgentProc) func() { return sampleFootprint(b, cg, a.PID(), &peak) })
 				cordon, accepted, empty, _ := d.seconds()
 				b.ReportMetric(peak.ws/mib, "peak_ws_MiB")
 				b.ReportMetric(peak.anon/mib, "peak_anon_MiB")

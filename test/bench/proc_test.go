@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/spot-handler/spot-handler/internal/testenv"
 )
 
 // clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times.
@@ -51,13 +49,4 @@ func readStatus(pid int) (map[string]float64, error) {
 		}
 	}
 	return kb, nil
-}
-
-func metric(b *testing.B, a *testenv.AgentProc, name string) float64 {
-	b.Helper()
-	v, err := a.Metric(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return v
 }

@@ -69,10 +69,8 @@ func hasReason(evs []corev1.Event, reason string) bool {
 // and empty before deadline − margin, with Events, metrics and a webhook
 // that fails (500) without hurting the drain.
 func TestAgentDrainsOnSpotNotice(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-spot"
-	ns := spotNode(t, name, 30, 5)
+	ns := spotTest(t, name, 30, 5)
 	var hooks atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hooks.Add(1)
@@ -122,10 +120,8 @@ func TestAgentDrainsOnSpotNotice(t *testing.T) {
 }
 
 func TestAgentDryRunChangesNothing(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-dry"
-	spotNode(t, name, 5, 1)
+	spotTest(t, name, 5, 1)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
 	a := startAgent(t, name, aemm.URL, "--dry-run")
 	waitUntil(t, 15*time.Second, "dry-run plan logged", func() bool {
@@ -138,10 +134,8 @@ func TestAgentDryRunChangesNothing(t *testing.T) {
 }
 
 func TestAgentCordonOnly(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-cordon-only"
-	spotNode(t, name, 5, 1)
+	spotTest(t, name, 5, 1)
 	// A webhook that hangs longer than the 5s timeout must not delay the cordon.
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -164,10 +158,8 @@ func TestAgentCordonOnly(t *testing.T) {
 
 // TestAgentRebalanceTaintsOnly also checks the steady state: no API calls.
 func TestAgentRebalanceTaintsOnly(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-rebalance"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	// Spot notice far in the future would drain: use only a rebalance, 12s after start.
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "--rebalance-delay-sec", "12", "-r", time.Now().Add(12*time.Second).UTC().Format(time.RFC3339), "-d", "3600")
 	a := startAgent(t, name, aemm.URL)
@@ -191,10 +183,8 @@ func TestAgentRebalanceTaintsOnly(t *testing.T) {
 }
 
 func TestAgentASGTerminated(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-asg"
-	spotNode(t, name, 4, 1)
+	spotTest(t, name, 4, 1)
 	aemm := testenv.StartAEMM(t, "asglifecycle", "--imdsv2", "--asg-termination-delay-sec", "3")
 	a := startAgent(t, name, aemm.URL)
 	waitUntil(t, 60*time.Second, "node drained", func() bool { return node(t, name).Spec.Unschedulable && podsOn(t, name) == 0 })
@@ -236,10 +226,8 @@ func TestAgentBadConfig(t *testing.T) {
 // inside the drain margin is drained at once with the shortest grace, and
 // the agent says so.
 func TestAgentDeadlineInsideMargin(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-late"
-	spotNode(t, name, 4, 30)
+	spotTest(t, name, 4, 30)
 	deadline := time.Now().Add(8 * time.Second).UTC().Truncate(time.Second)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "stop", "-t", deadline.Format(time.RFC3339), "--rebalance-delay-sec", "100000")
 	a := startAgent(t, name, aemm.URL)

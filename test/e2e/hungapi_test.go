@@ -15,23 +15,12 @@ import (
 // new requests through (the held ones stay held): the node is cordoned
 // within about a second, not after TCP gives up on the held request.
 func TestAgentHungAPIServerDoesNotStallNotices(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-hung-api"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	faults := plane.Faults(t)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", time.Now().Add(2*time.Minute).UTC().Format(time.RFC3339), "-d", "12",
 		"--rebalance-delay-sec", "6", "-r", time.Now().Add(6*time.Second).UTC().Format(time.RFC3339))
-	p, err := testenv.StartAgent(binary, faults.Kubeconfig, name, aemm.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("agent log:\n%s", p.Logs())
-		}
-	})
+	p := startAgentVia(t, faults.Kubeconfig, name, aemm.URL)
 	hang := faults.Add(testenv.Rule{Hang: true})
 	hangEnds := time.Now().Add(30 * time.Second)
 	waitUntil(t, 20*time.Second, "the Spot notice", func() bool {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -37,8 +36,6 @@ func needPlane(t *testing.T) *testenv.Plane {
 // agentProc is a running `spot-handler agent` with test helpers.
 type agentProc struct {
 	*testenv.AgentProc
-	cmd  *exec.Cmd
-	done <-chan struct{}
 }
 
 // startAgent runs the agent for node against imdsURL with extra flags and
@@ -48,29 +45,40 @@ func startAgent(t *testing.T, node, imdsURL string, extra ...string) *agentProc 
 	return startAgentVia(t, plane.Kubeconfig, node, imdsURL, extra...)
 }
 
+// startAgentVia is startAgent with another kubeconfig (a fault proxy's).
+func startAgentVia(t *testing.T, kubeconfig, node, imdsURL string, extra ...string) *agentProc {
+	t.Helper()
+	p, err := testenv.StartAgent(binary, kubeconfig, node, imdsURL, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.KillAtCleanup(t, "agent log:", 0)
+	return &agentProc{AgentProc: p}
+}
+
 func (a *agentProc) logs() string { return a.Logs() }
 func (a *agentProc) kill()        { a.Kill() }
 
 // metric is Metric, failing the test on a scrape error.
 func (a *agentProc) metric(t *testing.T, name string, match ...string) float64 {
 	t.Helper()
-	v, err := a.Metric(name, match...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return a.MustMetric(t, name, match...)
 }
 
+// waitUntil polls cond every 100ms until it holds or timeout passes.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	testenv.WaitUntil(t, timeout, what, cond)
+}
+
+// spotTest begins a test on a node of its own: it needs the plane, runs in
+// parallel with the package's other tests, and makes node with a
+// ReplicaSet of n pods of grace seconds pinned to it (see spotNode).
+func spotTest(t *testing.T, node string, n int32, grace int64) string {
+	t.Helper()
+	needPlane(t)
+	t.Parallel()
+	return spotNode(t, node, n, grace)
 }
 
 // spotNode makes a kwok node with a ReplicaSet of n pods pinned to it.

@@ -43,10 +43,8 @@ func drainTaint(n *corev1.Node) *corev1.Taint {
 // notice plans the drain and leaves the missed-deadline counter at 0, the
 // node and its pods untouched, no Event written and no webhook posted.
 func TestAgentDryRunIsNoFailure(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-dry-nofail"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	var hooks atomic.Int32
 	hook := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooks.Add(1) }))
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", time.Now().Add(time.Minute).UTC().Format(time.RFC3339), "--rebalance-delay-sec", "100000")
@@ -77,11 +75,9 @@ func TestAgentDryRunIsNoFailure(t *testing.T) {
 // then --undo: the node is uncordoned; a real AEMM Spot notice afterwards
 // drains it.
 func TestRehearseTwiceUndoThenRealNotice(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-rehearse-twice"
-	spotNode(t, name, 3, 1)
-	quiet := testenv.StartAEMM(t, "spot", "--imdsv2", "-d", "100000", "--rebalance-delay-sec", "100000")
+	spotTest(t, name, 3, 1)
+	quiet := quietAEMM(t)
 	real := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", time.Now().Add(3*time.Minute).UTC().Format(time.RFC3339), "--rebalance-delay-sec", "100000")
 	proxy, url := newSwitchingProxy(t, quiet.URL, real.URL)
 	a := startAgent(t, name, url, "--allow-rehearsal")
@@ -116,10 +112,8 @@ func TestRehearseTwiceUndoThenRealNotice(t *testing.T) {
 // send the rebalance recommendation after the interruption notice; the
 // taint effect and the notice annotation stay the drain's.
 func TestAgentRebalanceAfterSpotKeepsDrainMarks(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-rebalance-after"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	deadline := time.Now().Add(90 * time.Second).UTC().Truncate(time.Second)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", deadline.Format(time.RFC3339), "-d", "1",
 		"--rebalance-delay-sec", "8", "-r", time.Now().Add(8*time.Second).UTC().Format(time.RFC3339))

@@ -6,18 +6,15 @@ import (
 	"time"
 
 	"github.com/spot-handler/spot-handler/internal/agent"
-	"github.com/spot-handler/spot-handler/internal/testenv"
 )
 
 // TestRehearse runs `spot-handler rehearse` against an agent started with
 // --allow-rehearsal: the command annotates the node, the agent drains it,
 // the command prints the timeline and exits 0; --undo uncordons.
 func TestRehearse(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-rehearse"
-	spotNode(t, name, 6, 3)
-	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-d", "100000", "--rebalance-delay-sec", "100000")
+	spotTest(t, name, 6, 3)
+	aemm := quietAEMM(t)
 	startAgent(t, name, aemm.URL, "--allow-rehearsal")
 	out, code := run(binary, "rehearse", "--node", name, "--kubeconfig", plane.Kubeconfig, "--in", "45s")
 	t.Log(out)
@@ -45,11 +42,9 @@ func TestRehearse(t *testing.T) {
 // TestRehearsalIgnoredWithoutFlag: an agent without --allow-rehearsal
 // leaves an annotated node alone.
 func TestRehearsalIgnoredWithoutFlag(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-no-rehearsal"
-	spotNode(t, name, 2, 1)
-	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-d", "100000", "--rebalance-delay-sec", "100000")
+	spotTest(t, name, 2, 1)
+	aemm := quietAEMM(t)
 	startAgent(t, name, aemm.URL)
 	out, code := run(binary, "rehearse", "--node", name, "--kubeconfig", plane.Kubeconfig, "--in", "20s", "--timeout", "8s")
 	if code == 0 || !strings.Contains(out, "--allow-rehearsal") {

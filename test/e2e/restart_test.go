@@ -25,16 +25,14 @@ func quietAEMM(t *testing.T) *testenv.AEMM {
 // notice's path answers 404 for a few polls mid-drain; a Spot interruption
 // is final for the life of the instance, so the node stays cordoned.
 func TestAgentSpotNoticeMissingForAPollStays(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-spot-404"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	spotting := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", time.Now().Add(2*time.Minute).UTC().Format(time.RFC3339), "--rebalance-delay-sec", "100000")
 	proxy, url := newSwitchingProxy(t, spotting.URL, quietAEMM(t).URL)
 	a := startAgent(t, name, url)
 	waitUntil(t, 30*time.Second, "node drained", func() bool { return node(t, name).Spec.Unschedulable && podsOn(t, name) == 0 })
 	proxy.cur.Store(1)
-	waitUntil(t, 10*time.Second, "the withdrawal seen", func() bool { return strings.Contains(a.logs(), "notice withdrawn") })
+	a.WaitLog(t, 10*time.Second, "the withdrawal seen", "notice withdrawn")
 	time.Sleep(2 * time.Second)
 	proxy.cur.Store(0)
 	time.Sleep(2 * time.Second)
@@ -52,10 +50,8 @@ func TestAgentSpotNoticeMissingForAPollStays(t *testing.T) {
 // once, records it on the node, and a restarted agent keeps it instead of
 // choosing again from its own detection.
 func TestAgentRestartKeepsChosenDeadline(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-asg-restart"
-	spotNode(t, name, 4, 30) // pods take up to 30s to go: the drain is still running at the restart
+	spotTest(t, name, 4, 30) // pods take up to 30s to go: the drain is still running at the restart
 	aemm := testenv.StartAEMM(t, "asglifecycle", "--imdsv2", "--asg-termination-delay-sec", "1")
 	first := startAgent(t, name, aemm.URL)
 	waitUntil(t, 20*time.Second, "cordon", func() bool { return node(t, name).Spec.Unschedulable })
@@ -84,10 +80,8 @@ func TestAgentRestartKeepsChosenDeadline(t *testing.T) {
 // that cannot be parsed, with no notice in force, is cleaned up once IMDS
 // has answered: the node is uncordoned and the record removed.
 func TestAgentCleansUnreadableRecord(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-bad-record"
-	spotNode(t, name, 1, 1)
+	spotTest(t, name, 1, 1)
 	patch := fmt.Sprintf(`{"spec":{"unschedulable":true},"metadata":{"annotations":{%q:"{not json",%q:"unschedulable"}}}`,
 		drain.NoticeAnnotation, drain.AddedAnnotation)
 	if _, err := plane.Client.CoreV1().Nodes().Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

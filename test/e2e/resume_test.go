@@ -40,10 +40,8 @@ func newSwitchingProxy(t *testing.T, urls ...string) (*switchingProxy, string) {
 // the node; when AEMM then reports the event canceled, the agent uncordons
 // and removes its taint and annotation.
 func TestAgentMaintenanceThenCanceled(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-maintenance"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	notBefore := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
 	active := testenv.StartAEMM(t, "events", "--imdsv2", "-o", "system-reboot", "-b", notBefore, "-t", "active")
 	canceled := testenv.StartAEMM(t, "events", "--imdsv2", "-o", "system-reboot", "-b", notBefore, "-t", "canceled")
@@ -70,10 +68,8 @@ func TestAgentMaintenanceThenCanceled(t *testing.T) {
 // the node. It reads the node's annotation, sees the notice still in IMDS,
 // and finishes the drain with no second taint.
 func TestAgentResumesAfterKill(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-resume"
-	ns := spotNode(t, name, 10, 20) // pods take up to 20s to go
+	ns := spotTest(t, name, 10, 20) // pods take up to 20s to go
 	faults := plane.Faults(t)
 	evictions := testenv.Match{Method: "POST", Path: "^/api/v1/namespaces/" + ns + "/pods/[^/]+/eviction$"}
 	held := faults.Add(testenv.Rule{Match: evictions, Hang: true})
@@ -113,39 +109,20 @@ func TestAgentResumesAfterKill(t *testing.T) {
 	})
 }
 
-// startAgentVia is startAgent with another kubeconfig (a fault proxy's).
-func startAgentVia(t *testing.T, kubeconfig, node, imdsURL string, extra ...string) *agentProc {
-	t.Helper()
-	p, err := testenv.StartAgent(binary, kubeconfig, node, imdsURL, extra...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &agentProc{AgentProc: p, cmd: p.Cmd, done: p.Done()}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("agent log:\n%s", p.Logs())
-		}
-	})
-	return a
-}
-
 // TestAgentSIGTERMWhileDraining: the kubelet sends SIGTERM; a draining agent
 // finishes its drain before it exits.
 func TestAgentSIGTERMWhileDraining(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-sigterm"
-	spotNode(t, name, 5, 8)
+	spotTest(t, name, 5, 8)
 	deadline := time.Now().Add(60 * time.Second).UTC().Truncate(time.Second)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-t", deadline.Format(time.RFC3339), "--rebalance-delay-sec", "100000")
 	a := startAgent(t, name, aemm.URL)
 	waitUntil(t, 10*time.Second, "cordon", func() bool { return node(t, name).Spec.Unschedulable })
-	if err := a.cmd.Process.Signal(sigterm); err != nil {
+	if err := a.Signal(sigterm); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-a.done:
+	case <-a.Done():
 	case <-time.After(60 * time.Second):
 		t.Fatal("agent did not exit after its drain")
 	}
@@ -156,14 +133,12 @@ func TestAgentSIGTERMWhileDraining(t *testing.T) {
 
 // TestAgentSIGTERMWhenIdle: with no drain running the agent exits at once.
 func TestAgentSIGTERMWhenIdle(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
-	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-d", "100000", "--rebalance-delay-sec", "100000")
-	spotNode(t, "e2e-idle", 1, 1)
+	spotTest(t, "e2e-idle", 1, 1)
+	aemm := quietAEMM(t)
 	a := startAgent(t, "e2e-idle", aemm.URL)
 	start := time.Now()
-	_ = a.cmd.Process.Signal(sigterm)
-	<-a.done
+	_ = a.Signal(sigterm)
+	<-a.Done()
 	// The agent itself takes milliseconds; the bound leaves room for a busy CI machine.
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("idle agent took %v to exit on SIGTERM, want about 1s at most", took)
@@ -179,10 +154,8 @@ func TestAgentSIGTERMWhenIdle(t *testing.T) {
 // one. The node must still be drained and stay cordoned: a withdrawal
 // superseded by a newer notice of the same kind undoes nothing.
 func TestAgentSpotTimeMoving(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-moving"
-	spotNode(t, name, 5, 2)
+	spotTest(t, name, 5, 2)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "--rebalance-delay-sec", "100000")
 	a := startAgent(t, name, aemm.URL)
 	waitUntil(t, 30*time.Second, "node empty", func() bool { return podsOn(t, name) == 0 })
