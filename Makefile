@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/interna
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all build image-binary test test-unit bench lint tools demo clean help
+.PHONY: all build image-binary test test-unit bench lint tools demo demo-queue clean help
 
 all: build
 
@@ -50,6 +50,9 @@ lint: ## gofmt, go vet, staticcheck
 
 demo: tools build ## rehearse a Spot interruption on a local control plane with kwok nodes
 	$(GO) run ./test/demo
+
+demo-queue: tools build ## queue mode: the controller drains two nodes on a Spot warning and an ASG scale-in from SQS (moto)
+	$(GO) run ./test/demo --queue
 
 clean: ## remove build output (the tool cache stays; rm -rf $(TOOLS_CACHE) to drop it)
 	rm -rf bin bench.out bench.md

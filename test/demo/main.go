@@ -1,5 +1,7 @@
 // Command demo is `make demo`: it rehearses a Spot interruption on a local
-// control plane and prints the timeline as it happens.
+// control plane and prints the timeline as it happens. With --queue
+// (`make demo-queue`) it shows the controller's queue mode instead (see
+// runQueue).
 //
 // It starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 // and kwok with four nodes (one a Spot node), deploys a sample workload onto
@@ -18,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -29,13 +30,20 @@ import (
 )
 
 func main() {
-	agentBin := flag.String("agent", "bin/spot-handler", "the spot-handler binary to run as the agent")
+	agentBin := flag.String("agent", "bin/spot-handler", "the spot-handler binary to run as the agent (or, with --queue, the controller)")
 	delay := flag.Duration("notice-in", 10*time.Second, "when AEMM starts serving the Spot notice")
 	keep := flag.Bool("keep", false, "keep the plane running after the verdict, until Ctrl-C (prints the kubeconfig)")
+	queue := flag.Bool("queue", false, "queue mode instead: the controller drains two nodes of an Auto Scaling group in moto "+
+		"on a Spot interruption warning and a terminate lifecycle action from SQS")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, *agentBin, *delay, *keep)
+	var err error
+	if *queue {
+		err = runQueue(ctx, *agentBin, *keep)
+	} else {
+		err = run(ctx, *agentBin, *delay, *keep)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		stop()
@@ -43,21 +51,33 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) error {
-	if _, err := os.Stat(agentBin); err != nil {
-		return fmt.Errorf("agent binary %s: %w (run 'make build' first, or pass --agent)", agentBin, err)
+// startPlane checks that bin exists and starts the local control plane,
+// printing its progress; stop it with stopPlane.
+func startPlane(bin string) (*testenv.Plane, error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("spot-handler binary %s: %w (run 'make build' first, or pass --agent)", bin, err)
 	}
 	fmt.Println("== starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)")
 	t0 := time.Now()
 	plane, err := testenv.StartPlane(testenv.Options{Progress: indent{}})
 	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("   ready in %.1fs; kubeconfig %s\n", time.Since(t0).Seconds(), plane.Kubeconfig)
+	return plane, nil
+}
+
+func stopPlane(p *testenv.Plane) {
+	fmt.Println("== stopping the plane")
+	p.Stop()
+}
+
+func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) error {
+	plane, err := startPlane(agentBin)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		fmt.Println("== stopping the plane")
-		plane.Stop()
-	}()
-	fmt.Printf("   ready in %.1fs; kubeconfig %s\n", time.Since(t0).Seconds(), plane.Kubeconfig)
+	defer stopPlane(plane)
 
 	fmt.Println("== creating the Spot node and the sample workload")
 	if err := deployWorkload(ctx, plane); err != nil {
@@ -122,30 +142,8 @@ func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) e
 // startAgent runs the agent as a child process, logging to a file, and
 // returns a function that stops it.
 func startAgent(bin, kubeconfig, imdsURL, logPath string) (func(), error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "agent", "--node-name", spotNode, "--kubeconfig", kubeconfig, "--imds-endpoint", imdsURL,
-		"--metrics-addr", "127.0.0.1:0", "--probe-addr", "127.0.0.1:0", "--log-format", "console")
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting the agent: %w", err)
-	}
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		f.Close()
-	}, nil
+	return startChild("agent", bin, []string{"agent", "--node-name", spotNode, "--kubeconfig", kubeconfig, "--imds-endpoint", imdsURL,
+		"--metrics-addr", "127.0.0.1:0", "--probe-addr", "127.0.0.1:0", "--log-format", "console"}, nil, logPath)
 }
 
 // indent prefixes the plane's progress lines.

@@ -20,30 +20,42 @@ const (
 	demoNS   = "shop"
 )
 
+// app is one sample Deployment.
+type app struct {
+	name     string
+	replicas int32
+	grace    int64
+	delay    time.Duration       // kwok's delete delay (at least this long to go)
+	pdb      *intstr.IntOrString // maxUnavailable of its PDB; nil for none
+}
+
+// shopApps is the IMDS demo's workload.
+var shopApps = []app{
+	{"web", 6, 30, 0, ptr(intstr.FromInt32(1))},
+	{"api", 4, 30, 0, ptr(intstr.FromString("50%"))},
+	{"checkout", 2, 30, 0, nil},
+	// Asks 600s; kwok ends it at a random moment (at least 20s) within the
+	// grace it gets, which the agent caps to what the notice leaves.
+	{"ledger", 1, 600, 20 * time.Second, nil},
+}
+
 // deployWorkload creates the Spot node and, while it is the only node, the
 // sample Deployments, so every pod starts on it.
 func deployWorkload(ctx context.Context, p *testenv.Plane) error {
 	if _, err := p.NewNode(ctx, spotNode, map[string]string{"spot": "true", "karpenter.sh/capacity-type": "spot"}); err != nil {
 		return err
 	}
+	return deployApps(ctx, p, shopApps, spotNode)
+}
+
+// deployApps creates demoNS and the apps' Deployments (and PDBs) and waits
+// until their pods run; where names the nodes they run on, for the output.
+func deployApps(ctx context.Context, p *testenv.Plane, apps []app, where string) error {
 	ns := demoNS
 	if err := p.CreateNamespace(ctx, ns); err != nil {
 		return err
 	}
-	for _, d := range []struct {
-		name     string
-		replicas int32
-		grace    int64
-		delay    time.Duration
-		pdb      *intstr.IntOrString
-	}{
-		{"web", 6, 30, 0, ptr(intstr.FromInt32(1))},
-		{"api", 4, 30, 0, ptr(intstr.FromString("50%"))},
-		{"checkout", 2, 30, 0, nil},
-		// Asks 600s; kwok ends it at a random moment (at least 20s) within the
-		// grace it gets, which the agent caps to what the notice leaves.
-		{"ledger", 1, 600, 20 * time.Second, nil},
-	} {
+	for _, d := range apps {
 		labels := map[string]string{"app": d.name}
 		r := d.replicas
 		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: ns},
@@ -66,7 +78,7 @@ func deployWorkload(ctx context.Context, p *testenv.Plane) error {
 		if d.pdb != nil {
 			pdb = "PDB maxUnavailable " + d.pdb.String()
 		}
-		fmt.Printf("   deployment %s/%s: %d pods on %s, grace %ds, %s\n", ns, d.name, d.replicas, spotNode, d.grace, pdb)
+		fmt.Printf("   deployment %s/%s: %d pods on %s, grace %ds, %s\n", ns, d.name, d.replicas, where, d.grace, pdb)
 	}
 	return nil
 }
