@@ -164,3 +164,18 @@ func (p *Plane) PinnedReplicaSet(ctx context.Context, ns, name, node string, rep
 	}
 	return p.WaitPods(ctx, ns, "app="+name, int(replicas), 5*time.Minute)
 }
+
+// PinnedDaemonSet creates a DaemonSet named name in ns whose pod runs on
+// node only (a hostname node selector; grace 1s; it tolerates every taint,
+// the drain's too, as DaemonSet pods do) and waits until that pod runs.
+func (p *Plane) PinnedDaemonSet(ctx context.Context, ns, name, node string) error {
+	labels := map[string]string{"app": name}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: PodTemplate(labels, map[string]string{"kubernetes.io/hostname": node}, 1, 0)}}
+	ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	if _, err := p.Client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating DaemonSet %s/%s: %w", ns, name, err)
+	}
+	return p.WaitPods(ctx, ns, "app="+name, 1, 60*time.Second)
+}

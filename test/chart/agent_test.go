@@ -154,28 +154,5 @@ func TestValuesMapOntoAgentFlags(t *testing.T) {
 	flags := agentHelpFlags(t)
 	def := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", nil), "DaemonSet")))
 	all := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", allFeatures(t)), "DaemonSet")))
-	for _, rendered := range []map[string]string{def, all} {
-		for name := range rendered {
-			if _, ok := flags[name]; !ok {
-				t.Errorf("the chart passes --%s, which spot-handler agent does not have", name)
-			}
-		}
-	}
-	for name, f := range flags {
-		why, skip := notFromValues[name]
-		_, inAll := all[name]
-		switch {
-		case skip && inAll:
-			t.Errorf("--%s is set, but %s", name, why)
-		case skip:
-		case !inAll:
-			t.Errorf("no value sets --%s (add one to values.yaml, the schema and README)", name)
-		}
-		if v, ok := def[name]; ok && !sameValue(f, v) {
-			t.Errorf("default values render --%s=%s, the agent's default is %q", name, v, f.def)
-		}
-		if _, ok := def[name]; !ok && !skip && f.def != "" {
-			t.Errorf("default values leave --%s unset, but the agent's default %q is not empty", name, f.def)
-		}
-	}
+	checkValuesMapOntoFlags(t, "agent", flags, all, def, notFromValues)
 }

@@ -5,13 +5,9 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 	"github.com/spot-handler/spot-handler/pkg/drain"
@@ -46,14 +42,7 @@ func checkDrainAsServiceAccount(t *testing.T, ctx context.Context, p *testenv.Pl
 	if _, err := p.Client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "logs", Namespace: ns},
-		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "logs"}},
-			Template: testenv.PodTemplate(map[string]string{"app": "logs"}, map[string]string{"kubernetes.io/hostname": node}, 1, 0)}}
-	ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	if _, err := p.Client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitPods(ctx, ns, "app=logs", 1, 60*time.Second); err != nil {
+	if err := p.PinnedDaemonSet(ctx, ns, "logs", node); err != nil {
 		t.Fatal(err)
 	}
 	slow, err := p.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=slow"})
@@ -65,15 +54,7 @@ func checkDrainAsServiceAccount(t *testing.T, ctx context.Context, p *testenv.Pl
 	}
 
 	faults := p.Faults(t)
-	cfg := rest.CopyConfig(faults.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + saNS + ":spot-handler",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + saNS, "system:authenticated"},
-	}
-	sa, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sa := asServiceAccount(t, faults.Config, saNS, "spot-handler")
 	pol := drain.DefaultPolicy()
 	pol.Margin = 10 * time.Second
 	d, err := drain.New(sa, pol, nil, nil)
