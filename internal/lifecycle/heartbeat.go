@@ -14,7 +14,7 @@ import (
 type hold struct {
 	rec    Record
 	sched  Schedule
-	ctx    context.Context // the heartbeats'; ends with the caller's (a leadership)
+	ended  <-chan struct{} // closed once the heartbeats' context ends (the caller's: a leadership)
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -42,7 +42,7 @@ func (h *hold) isGone() bool {
 func (m *Manager) hold(ctx context.Context, key string, rec Record) *hold {
 	hctx, cancel := context.WithCancel(ctx)
 	h := &hold{rec: rec, sched: newSchedule(rec.hook(), rec.Started, rec.Deadline, m.cfg.HeartbeatFraction),
-		ctx: hctx, cancel: cancel, done: make(chan struct{}), last: rec.Started}
+		ended: hctx.Done(), cancel: cancel, done: make(chan struct{}), last: rec.Started}
 	m.mu.Lock()
 	if old := m.held[key]; old != nil {
 		old.cancel()
@@ -64,11 +64,21 @@ func (m *Manager) hold(ctx context.Context, key string, rec Record) *hold {
 // and it is forgotten. Call it with m.mu held.
 func (m *Manager) live(key string) *hold {
 	h := m.held[key]
-	if h != nil && h.ctx.Err() != nil {
+	if h != nil && closed(h.ended) {
 		delete(m.held, key)
 		return nil
 	}
 	return h
+}
+
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // release stops h's heartbeats, waits for them to end, and forgets key if

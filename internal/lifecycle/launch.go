@@ -14,7 +14,7 @@ type NodeFinder func(instanceID string) (*corev1.Node, bool)
 // launchWait is a Launch in progress, which later calls for the same token
 // join.
 type launchWait struct {
-	ctx    context.Context // the waiting call's: a wait whose context ended is not joined
+	ended  <-chan struct{} // the waiting call's ctx.Done(): a wait whose context ended is not joined
 	done   chan struct{}
 	result Result
 	err    error
@@ -36,7 +36,7 @@ func (m *Manager) Launch(ctx context.Context, a Action, find NodeFinder) (Result
 		return "", err
 	}
 	m.mu.Lock()
-	if w := m.launches[a.Token]; w != nil && w.ctx.Err() == nil {
+	if w := m.launches[a.Token]; w != nil && !closed(w.ended) {
 		m.mu.Unlock()
 		select {
 		case <-w.done:
@@ -45,7 +45,7 @@ func (m *Manager) Launch(ctx context.Context, a Action, find NodeFinder) (Result
 			return "", ctx.Err()
 		}
 	}
-	w := &launchWait{ctx: ctx, done: make(chan struct{})}
+	w := &launchWait{ended: ctx.Done(), done: make(chan struct{})}
 	m.launches[a.Token] = w // replaces a wait of an ended leadership
 	m.mu.Unlock()
 	defer func() {

@@ -16,7 +16,7 @@ func TestLaunchOfAnEndedLeadershipIsNotJoined(t *testing.T) {
 	stale := make(chan struct{}) // the ended wait's: closed when the test ends
 	defer close(stale)
 	r.m.mu.Lock()
-	r.m.launches["t"] = &launchWait{ctx: first, done: stale}
+	r.m.launches["t"] = &launchWait{ended: first.Done(), done: stale}
 	r.m.mu.Unlock()
 	lose() // the first leadership's wait is ending but has not returned yet
 	res := make(chan error, 1)
