@@ -35,7 +35,7 @@ func TestMachineNotice(t *testing.T) {
 		{queue.SpotInterruption, interrupt.SpotInterruption, true},
 		{queue.RebalanceRecommendation, interrupt.RebalanceRecommendation, true},
 		{queue.ScheduledMaintenance, interrupt.ScheduledMaintenance, true},
-		{queue.InstanceStateChange, interrupt.ASGTermination, true},
+		{queue.InstanceStateChange, interrupt.InstanceStateChange, true},
 		{queue.LifecycleAction, "", false},
 	} {
 		n, ok := machineNotice(queue.Notice{Kind: tc.kind, InstanceID: "i-12345678", ID: "queue/x"}, now)

@@ -12,11 +12,11 @@ import (
 // machine's notice, and says whether the controller acts on its kind.
 //
 // An instance state change (stopping, shutting-down, stopped, terminated)
-// is carried as an ASGTermination notice: like an ASG's Terminated state it
-// says the instance is going away with no time left, the machine's policy
-// for it is "drain" here, and an instance has one such slot, so a Spot
-// warning followed by shutting-down restarts the drain to the earlier
-// deadline. ASG lifecycle actions are not handled yet (false).
+// becomes an InstanceStateChange notice, always drained, whose deadline is
+// the event's time: a Spot warning followed by shutting-down restarts the
+// drain to the earlier deadline (the machine drains for the earliest
+// notice in force). ASG lifecycle actions travel another way
+// (lifecycle.go), so they are not taken here (false).
 func machineNotice(n queue.Notice, received time.Time) (interrupt.Notice, bool) {
 	out := interrupt.Notice{ID: n.ID, Action: n.Action, Deadline: n.Deadline, Detected: received,
 		Source: interrupt.SourceQueue, Description: n.Description, Data: map[string]string{"instance": n.InstanceID}}
@@ -28,7 +28,7 @@ func machineNotice(n queue.Notice, received time.Time) (interrupt.Notice, bool) 
 	case queue.ScheduledMaintenance:
 		out.Kind = interrupt.ScheduledMaintenance
 	case queue.InstanceStateChange:
-		out.Kind = interrupt.ASGTermination
+		out.Kind = interrupt.InstanceStateChange
 	default:
 		return out, false
 	}

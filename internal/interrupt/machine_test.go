@@ -69,6 +69,10 @@ func asg() Notice {
 	return Notice{Kind: ASGTermination, ID: "ASGTermination/Terminated", Action: "Terminated", Source: SourceIMDS}
 }
 
+func stateChange(id string, in time.Duration) Notice {
+	return Notice{Kind: InstanceStateChange, ID: id, Action: "shutting-down", Deadline: t0.Add(in), Source: SourceQueue}
+}
+
 func rehearsal(id string, in time.Duration) Notice {
 	return Notice{Kind: SpotInterruption, ID: id, Action: "terminate", Deadline: t0.Add(in), Source: SourceRehearsal}
 }
@@ -274,6 +278,13 @@ func TestIssueCases(t *testing.T) {
 		{"7 a new ASG notice gets detection + 2m, once", policy, []step{
 			{0, Received{asg()}, []string{"announce ASGTermination/Terminated", "hook notice ASGTermination/Terminated", "event ASGTermination", "start#1 ASGTermination/Terminated by 2m0s"}},
 			{time.Minute, Received{asg()}, nil},
+		}, PhaseDraining},
+		{"9 an instance state change is drained whatever the policy says of the other kinds", Config{Margin: 15 * time.Second}, []step{
+			{0, Received{stateChange("s1", time.Minute)}, []string{"announce s1", "hook notice s1", "event InstanceStateChange", "start#1 s1 by 1m0s"}},
+		}, PhaseDraining},
+		{"9 a Spot warning then shutting-down: the drain restarts to the state change's earlier time", Config{Margin: 15 * time.Second}, []step{
+			{0, Received{spot("a", 2*time.Minute)}, with(announceSpot, "start#1 a by 2m0s")},
+			{10 * time.Second, Received{stateChange("s1", 40*time.Second)}, []string{"announce s1", "hook notice s1", "event InstanceStateChange", "restart#1→#2 s1 by 40s"}},
 		}, PhaseDraining},
 		{"8 an unreadable record is cleaned up once IMDS has answered", policy, []step{
 			{0, Resumed{Unreadable: errors.New("bad JSON")}, []string{"keep"}},

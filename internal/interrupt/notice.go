@@ -33,6 +33,10 @@ const (
 	RebalanceRecommendation Kind = "RebalanceRecommendation" // elevated risk of interruption
 	ScheduledMaintenance    Kind = "ScheduledMaintenance"    // reboot, stop or retirement, not before the deadline
 	ASGTermination          Kind = "ASGTermination"          // target lifecycle state Terminated
+	// InstanceStateChange: EC2 says the instance is stopping, shutting down,
+	// stopped or terminated (queue mode). The instance is going away now; its
+	// node is always drained, like a Spot interruption.
+	InstanceStateChange Kind = "InstanceStateChange"
 )
 
 // Source says where a notice came from.
@@ -98,7 +102,8 @@ const DefaultMaxRestarts = 3
 // Config is the policy of a Machine.
 type Config struct {
 	// Rebalance, Maintenance and ASG say what to do about each kind; Spot
-	// interruptions and rehearsals are always drained. "" means Ignore.
+	// interruptions, instance state changes and rehearsals are always
+	// drained. "" means Ignore.
 	Rebalance, Maintenance, ASG Response
 	// DefaultDeadline is the time after detection given to a notice without
 	// a deadline; 0 means [DefaultDeadline].
@@ -124,7 +129,7 @@ func (c Config) ResponseTo(k Kind, s Source) Response {
 	}
 	var r Response
 	switch k {
-	case SpotInterruption:
+	case SpotInterruption, InstanceStateChange:
 		return DrainNode
 	case RebalanceRecommendation:
 		r = c.Rebalance

@@ -64,7 +64,7 @@ type Metrics struct {
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "notices_total",
-			Help: "Interruption notices seen in instance metadata, by kind (SpotInterruption, RebalanceRecommendation, ScheduledMaintenance, ASGTermination) and action."},
+			Help: "Interruption notices seen in instance metadata (agent) or on the queue (controller), by kind (SpotInterruption, RebalanceRecommendation, ScheduledMaintenance, ASGTermination, InstanceStateChange) and action."},
 			[]string{"kind", "action"}),
 		Deadline: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "termination_deadline_timestamp_seconds",
 			Help: "Termination time of the current notice as a Unix timestamp; 0 when there is no notice."}),
@@ -104,7 +104,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	// Notices start at 0, so increase() over a window counts the first one.
 	for kind, actions := range map[string][]string{
 		"SpotInterruption": {"terminate", "stop", "hibernate"}, "RebalanceRecommendation": {""},
-		"ASGTermination": {"Terminated"}, "ScheduledMaintenance": {"instance-reboot", "system-reboot", "system-maintenance", "instance-retirement", "instance-stop"},
+		"ASGTermination": {"Terminated"}, "InstanceStateChange": {"stopping", "shutting-down", "stopped", "terminated"},
+		"ScheduledMaintenance": {"instance-reboot", "system-reboot", "system-maintenance", "instance-retirement", "instance-stop"},
 	} {
 		for _, a := range actions {
 			m.Notices.WithLabelValues(kind, a)
