@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
@@ -17,15 +15,7 @@ import (
 // taint, and waits for its pod.
 func daemonSetOn(t *testing.T, p *testenv.Plane, ns, name, node string) {
 	t.Helper()
-	ctx := context.Background()
-	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: testenv.PodTemplate(map[string]string{"app": name}, map[string]string{"kubernetes.io/hostname": node}, 1, 0)}}
-	ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	if _, err := p.Client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitPods(ctx, ns, "app="+name, 1, 60*time.Second); err != nil {
+	if err := p.PinnedDaemonSet(context.Background(), ns, name, node); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -40,11 +30,8 @@ func daemonSetOn(t *testing.T, p *testenv.Plane, ns, name, node string) {
 // stays, even though the first read of its DaemonSet answered 503: the
 // lookup is retried, not taken as an answer.
 func TestDrainUsesKubectlDaemonSetFilter(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ns := p.NewNamespace(t)
 	node := "drain-daemonsets"
-	nodeWith(t, p, ns, node, workload{name: "web", replicas: 2, grace: 1})
+	p, ns := nodeTest(t, node, workload{name: "web", replicas: 2, grace: 1})
 	daemonSetOn(t, p, ns, "logs", node)
 	daemonSetOn(t, p, ns, "old", node)
 	var orphan corev1.Pod
@@ -60,12 +47,7 @@ func TestDrainUsesKubectlDaemonSetFilter(t *testing.T) {
 	gone := f.Add(testenv.Rule{Match: dsPath("old"), Times: 1, Status: 404, Message: `daemonsets.apps "old" not found`})
 	flaky := f.Add(testenv.Rule{Match: dsPath("logs"), Times: 1, Status: 503, Message: "etcd leader changed"})
 	d := drainerOn(t, f.Client, nil)
-	rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: "ds", Deadline: time.Now().Add(60 * time.Second)})
-	if err != nil {
-		t.Fatalf("drain: %v (%s)", err, rep.Summary())
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "ds", Deadline: time.Now().Add(60 * time.Second)})
 	var evictedOrphan bool
 	for _, r := range rep.Pods {
 		if r.UID == orphan.UID {

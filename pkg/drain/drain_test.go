@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -36,6 +35,20 @@ func checkEmptyInTime(t *testing.T, p *testenv.Plane, rep *Report, node string) 
 	}
 }
 
+// drainToEmpty runs d's drain for req, fails the test if Drain errs or
+// req.Node is not empty before deadline − margin (checkEmptyInTime), and
+// logs the report.
+func drainToEmpty(t *testing.T, p *testenv.Plane, d *Drainer, req Request) *Report {
+	t.Helper()
+	rep, err := d.Drain(context.Background(), req)
+	if err != nil {
+		t.Fatalf("drain: %v (%s)", err, rep.Summary())
+	}
+	t.Log(rep.Summary())
+	checkEmptyInTime(t, p, rep, req.Node)
+	return rep
+}
+
 func TestDrain110PodsByPriority(t *testing.T) {
 	p := needPlane(t)
 	t.Parallel()
@@ -55,12 +68,7 @@ func TestDrain110PodsByPriority(t *testing.T) {
 		workload{name: "db", replicas: 10, grace: 30, priority: "drain-test-high"})
 	d := newDrainer(t, p, nil)
 	req := Request{Node: node, Kind: "SpotInterruption", Action: "terminate", NoticeID: "n1", Deadline: time.Now().Add(2 * time.Minute)}
-	rep, err := d.Drain(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, req)
 	if len(rep.Pods) != 110 || rep.Counts()[Evicted] != 110 {
 		t.Fatalf("want 110 evicted, got %d pods %v", len(rep.Pods), rep.Counts())
 	}
@@ -94,22 +102,14 @@ func TestDrain110PodsByPriority(t *testing.T) {
 }
 
 func TestDrainCapsLongGracePeriods(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ns := p.NewNamespace(t)
 	node := "drain-long-grace"
 	// The pods ask 600s and would use all of it (kwok delay above grace).
-	nodeWith(t, p, ns, node, workload{name: "slow", replicas: 5, grace: 600, delay: 100000 * time.Second})
+	p, _ := nodeTest(t, node, workload{name: "slow", replicas: 5, grace: 600, delay: 100000 * time.Second})
 	// A 90s notice; the margin is wide so the test is short: 15s are left,
 	// less the 2s kill slack.
 	d := newDrainer(t, p, func(pol *Policy) { pol.Margin = 75 * time.Second })
 	start := time.Now()
-	rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: "g", Deadline: start.Add(90 * time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "g", Deadline: start.Add(90 * time.Second)})
 	for _, r := range rep.Pods {
 		if r.Outcome != Evicted || r.Grace > 13 || r.Grace < 11 {
 			t.Errorf("pod %s: outcome %s grace %d, want evicted with grace capped to ~13s", r.Name, r.Outcome, r.Grace)
@@ -136,29 +136,37 @@ func pdbFor(t *testing.T, p *testenv.Plane, ns, app string, maxUnavailable int32
 	t.Fatal("PDB status never computed: is the controller-manager running?")
 }
 
+// drainGuarded drains node on a notice 30s out, fails the test if Drain
+// errs or a pod not named guarded* was not evicted, logs the report, and
+// returns it with the guarded* pods' results for the caller to check.
+func drainGuarded(t *testing.T, d *Drainer, node, noticeID string) (*Report, []PodResult) {
+	t.Helper()
+	rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: noticeID, Deadline: time.Now().Add(30 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Summary())
+	var guarded []PodResult
+	for _, r := range rep.Pods {
+		if strings.HasPrefix(r.Name, "guarded") {
+			guarded = append(guarded, r)
+		} else if r.Outcome != Evicted {
+			t.Errorf("unguarded pod %s: %s (%s)", r.Name, r.Outcome, r.Reason)
+		}
+	}
+	return rep, guarded
+}
+
 func TestDrainPDBBlocked(t *testing.T) {
 	for _, fb := range []PDBFallback{FallbackDelete, FallbackWait} {
 		t.Run(string(fb), func(t *testing.T) {
-			p := needPlane(t)
-			t.Parallel()
-			ns := p.NewNamespace(t)
 			node := "drain-pdb-" + string(fb)
-			nodeWith(t, p, ns, node, workload{name: "guarded", replicas: 2, grace: 3}, workload{name: "free", replicas: 3, grace: 3})
+			p, ns := nodeTest(t, node, workload{name: "guarded", replicas: 2, grace: 3}, workload{name: "free", replicas: 3, grace: 3})
 			pdbFor(t, p, ns, "guarded", 0)
 			d := newDrainer(t, p, func(pol *Policy) { pol.PDBFallback = fb; pol.Margin = 10 * time.Second })
 			// 30s notice: the drain ends at +20s; a 3s pod's cut-off is at +17s.
-			rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: "p", Deadline: time.Now().Add(30 * time.Second)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Log(rep.Summary())
-			for _, r := range rep.Pods {
-				if !strings.HasPrefix(r.Name, "guarded") {
-					if r.Outcome != Evicted {
-						t.Errorf("unguarded pod %s: %s (%s)", r.Name, r.Outcome, r.Reason)
-					}
-					continue
-				}
+			rep, guarded := drainGuarded(t, d, node, "p")
+			for _, r := range guarded {
 				if r.PDB != ns+"/guarded-pdb" || r.Attempts < 2 {
 					t.Errorf("pod %s: PDB %q after %d attempts, want %s/guarded-pdb named after retries", r.Name, r.PDB, r.Attempts, ns)
 				}
@@ -180,19 +188,10 @@ func TestDrainPDBBlocked(t *testing.T) {
 }
 
 func TestDrainLeavesDaemonSetMirrorAndSelf(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ctx := context.Background()
-	ns := p.NewNamespace(t)
 	node := "drain-keep"
-	nodeWith(t, p, ns, node, workload{name: "app", replicas: 2, grace: 1})
-	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "logs", Namespace: ns},
-		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "logs"}},
-			Template: testenv.PodTemplate(map[string]string{"app": "logs"}, map[string]string{"kubernetes.io/hostname": node}, 1, 0)}}
-	ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	if _, err := p.Client.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	p, ns := nodeTest(t, node, workload{name: "app", replicas: 2, grace: 1})
+	ctx := context.Background()
+	daemonSetOn(t, p, ns, "logs", node)
 	grace := int64(1)
 	for _, pod := range []*corev1.Pod{
 		{ObjectMeta: metav1.ObjectMeta{Name: "static-etcd", Namespace: ns, Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}}},
@@ -207,9 +206,6 @@ func TestDrainLeavesDaemonSetMirrorAndSelf(t *testing.T) {
 		if _, err := p.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := p.WaitPods(ctx, ns, "app=logs", 1, 60*time.Second); err != nil {
-		t.Fatal(err)
 	}
 	d := newDrainer(t, p, func(pol *Policy) { pol.SelfNamespace, pol.SelfName = ns, "spot-handler-agent" })
 	rep, err := d.Drain(ctx, Request{Node: node, Kind: "SpotInterruption", NoticeID: "k", Deadline: time.Now().Add(time.Minute)})
@@ -242,24 +238,16 @@ func TestDrainLeavesDaemonSetMirrorAndSelf(t *testing.T) {
 }
 
 func TestDrainTerminatingFinishingAndEmpty(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ctx := context.Background()
-	ns := p.NewNamespace(t)
 	node := "drain-misc"
-	nodeWith(t, p, ns, node, workload{name: "slow", replicas: 1, grace: 20, delay: 100000 * time.Second}, workload{name: "ok", replicas: 2, grace: 1})
+	p, ns := nodeTest(t, node, workload{name: "slow", replicas: 1, grace: 20, delay: 100000 * time.Second}, workload{name: "ok", replicas: 2, grace: 1})
+	ctx := context.Background()
 	slow := podsOfApp(t, p, ns, "slow")[0]
 	// Terminating before the drain, with a grace that outlasts the deadline.
 	if err := p.Client.CoreV1().Pods(ns).Delete(ctx, slow.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	d := newDrainer(t, p, func(pol *Policy) { pol.Margin = 5 * time.Second })
-	rep, err := d.Drain(ctx, Request{Node: node, Kind: "SpotInterruption", NoticeID: "m", Deadline: time.Now().Add(15 * time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "m", Deadline: time.Now().Add(15 * time.Second)})
 	for _, r := range rep.Pods {
 		if r.Name == slow.Name && (r.Outcome != GoneBeforeEviction || !strings.Contains(r.Reason, "shortened")) {
 			t.Errorf("terminating pod: %s %q, want gone_before_eviction with its grace shortened", r.Outcome, r.Reason)
@@ -270,20 +258,17 @@ func TestDrainTerminatingFinishingAndEmpty(t *testing.T) {
 	if _, err := p.NewNode(ctx, "drain-empty", nil); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = d.Drain(ctx, Request{Node: "drain-empty", Kind: "SpotInterruption", Deadline: time.Now().Add(time.Minute)})
+	rep, err := d.Drain(ctx, Request{Node: "drain-empty", Kind: "SpotInterruption", Deadline: time.Now().Add(time.Minute)})
 	if err != nil || !rep.Empty || len(rep.Pods) != 0 {
 		t.Fatalf("empty node: %v %+v", err, rep)
 	}
 }
 
 func TestDrainPodFinishingOnItsOwn(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ctx := context.Background()
-	ns := p.NewNamespace(t)
 	node := "drain-finish"
 	// A PDB blocks the pod; while the drain retries, the pod completes.
-	nodeWith(t, p, ns, node, workload{name: "job", replicas: 1, grace: 1})
+	p, ns := nodeTest(t, node, workload{name: "job", replicas: 1, grace: 1})
+	ctx := context.Background()
 	pdbFor(t, p, ns, "job", 0)
 	pod := podsOfApp(t, p, ns, "job")[0]
 	go func() {
@@ -321,11 +306,8 @@ func podsOfApp(t *testing.T, p *testenv.Plane, ns, app string) []corev1.Pod {
 // agents, or the agent and a queue processor). Each pod is evicted once:
 // the proxy's log counts eviction requests per pod UID.
 func TestDrainTwiceAtOnce(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ns := p.NewNamespace(t)
 	node := "drain-twice"
-	nodeWith(t, p, ns, node, workload{name: "web", replicas: 20, grace: 2})
+	p, ns := nodeTest(t, node, workload{name: "web", replicas: 20, grace: 2})
 	planned := podsOfApp(t, p, ns, "web")
 	f := p.Faults(t)
 	d1, d2 := drainerOn(t, f.Client, nil), drainerOn(t, f.Client, nil)

@@ -49,23 +49,15 @@ func nodePatch(node string) *testenv.Match {
 // the watch is reset, evictions answer 503 and a throttling 429); the drain
 // retries each and empties the node in time.
 func TestDrainRetriesEveryStepAfterTheCordon(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ns := p.NewNamespace(t)
 	node := "drain-flaky"
-	nodeWith(t, p, ns, node, workload{name: "web", replicas: 10, grace: 2})
+	p, _ := nodeTest(t, node, workload{name: "web", replicas: 10, grace: 2})
 	f := p.Faults(t)
 	list := f.Add(testenv.Rule{Match: nodePodsList(node), After: nodePatch(node), Times: 1, Status: 503, Message: "etcd leader changed"})
 	watchReset := f.Add(testenv.Rule{Match: testenv.Match{Method: "GET", Path: `^/api/v1/pods$`, Query: "watch=true"}, Times: 1, Reset: true})
 	evict503 := f.Add(testenv.Rule{Match: testenv.Match{Method: "POST", Path: testenv.EvictionPath}, Times: 4, Status: 503})
 	evict429 := f.Add(testenv.Rule{Match: testenv.Match{Method: "POST", Path: testenv.EvictionPath}, Times: 2, Status: 429, RetryAfter: 1})
 	d := drainerOn(t, f.Client, nil)
-	rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: "f", Deadline: time.Now().Add(60 * time.Second)})
-	if err != nil {
-		t.Fatalf("drain: %v (%s)", err, rep.Summary())
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "f", Deadline: time.Now().Add(60 * time.Second)})
 	if rep.Err != nil {
 		t.Errorf("Report.Err = %v for an emptied node, want nil", rep.Err)
 	}
@@ -96,11 +88,8 @@ func TestDrainEvictionRefusals(t *testing.T) {
 			Message: "Eviction.policy \"x\" is invalid: policy forbids evicting this pod"}, RunningAtDeadline, "policy forbids evicting"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := needPlane(t)
-			t.Parallel()
-			ns := p.NewNamespace(t)
 			node := fmt.Sprintf("drain-refused-%d", i)
-			nodeWith(t, p, ns, node, workload{name: "guarded", replicas: 2, grace: 3}, workload{name: "free", replicas: 2, grace: 3})
+			p, ns := nodeTest(t, node, workload{name: "guarded", replicas: 2, grace: 3}, workload{name: "free", replicas: 2, grace: 3})
 			client := p.Client
 			if c.rule == nil {
 				twoPDBs(t, p, ns, "guarded")
@@ -112,18 +101,8 @@ func TestDrainEvictionRefusals(t *testing.T) {
 				client = f.Client
 			}
 			d := drainerOn(t, client, func(pol *Policy) { pol.PDBFallback = c.fallback; pol.Margin = 10 * time.Second })
-			rep, err := d.Drain(context.Background(), Request{Node: node, Kind: "SpotInterruption", NoticeID: "r", Deadline: time.Now().Add(30 * time.Second)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Log(rep.Summary())
-			for _, r := range rep.Pods {
-				if !strings.HasPrefix(r.Name, "guarded") {
-					if r.Outcome != Evicted {
-						t.Errorf("free pod %s: %s (%s)", r.Name, r.Outcome, r.Reason)
-					}
-					continue
-				}
+			rep, guarded := drainGuarded(t, d, node, "r")
+			for _, r := range guarded {
 				if r.Outcome != c.want || !strings.Contains(r.Reason, c.words) || r.Attempts < 2 {
 					t.Errorf("pod %s: %s after %d attempts (%s), want %s after retries, the API's words %q in the reason",
 						r.Name, r.Outcome, r.Attempts, r.Reason, c.want, c.words)
@@ -207,11 +186,8 @@ func TestDrainRetriesHoldNoExtraGoroutines(t *testing.T) {
 // --pdb-fallback=wait the free pods still leave while the others are
 // refused, because waiting between retries holds no eviction slot.
 func TestDrainFreePodsNotHeldByBlockedOnes(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ns := p.NewNamespace(t)
 	node := "drain-slots"
-	nodeWith(t, p, ns, node, workload{name: "blocked", replicas: 100, grace: 3}, workload{name: "zfree", replicas: 5, grace: 1})
+	p, ns := nodeTest(t, node, workload{name: "blocked", replicas: 100, grace: 3}, workload{name: "zfree", replicas: 5, grace: 1})
 	pdbFor(t, p, ns, "blocked", 0)
 	f := p.Faults(t)
 	d := drainerOn(t, f.Client, func(pol *Policy) { pol.PDBFallback = FallbackWait })
@@ -257,12 +233,9 @@ func TestDrainFreePodsNotHeldByBlockedOnes(t *testing.T) {
 // TestDrainPodsArrivingAfterThePlan (issue 11, case 6): pods bound to the
 // node after the drain planned (created with nodeName) are drained too.
 func TestDrainPodsArrivingAfterThePlan(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ctx := context.Background()
-	ns := p.NewNamespace(t)
 	node := "drain-late"
-	nodeWith(t, p, ns, node, workload{name: "slow", replicas: 3, grace: 8, delay: 100000 * time.Second})
+	p, ns := nodeTest(t, node, workload{name: "slow", replicas: 3, grace: 8, delay: 100000 * time.Second})
+	ctx := context.Background()
 	d := newDrainer(t, p, nil)
 	go func() {
 		time.Sleep(3 * time.Second)
@@ -276,12 +249,7 @@ func TestDrainPodsArrivingAfterThePlan(t *testing.T) {
 			}
 		}
 	}()
-	rep, err := d.Drain(ctx, Request{Node: node, Kind: "SpotInterruption", NoticeID: "l", Deadline: time.Now().Add(60 * time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(rep.Summary())
-	checkEmptyInTime(t, p, rep, node)
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "l", Deadline: time.Now().Add(60 * time.Second)})
 	late := 0
 	for _, r := range rep.Pods {
 		if strings.HasPrefix(r.Name, "late-") && r.Outcome == Evicted {

@@ -89,6 +89,18 @@ func nodeWith(t *testing.T, p *testenv.Plane, ns, node string, wls ...workload) 
 	t.Logf("node %s runs %d pods", node, total)
 }
 
+// nodeTest begins a test that runs in parallel with the others on a kwok
+// node of its own, carrying wls in a new namespace; it returns the plane
+// and the namespace.
+func nodeTest(t *testing.T, node string, wls ...workload) (*testenv.Plane, string) {
+	t.Helper()
+	p := needPlane(t)
+	t.Parallel()
+	ns := p.NewNamespace(t)
+	nodeWith(t, p, ns, node, wls...)
+	return p, ns
+}
+
 // newDrainer returns a Drainer on the plane with policy tweaks.
 func newDrainer(t *testing.T, p *testenv.Plane, tweak func(*Policy)) *Drainer {
 	t.Helper()
