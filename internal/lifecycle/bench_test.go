@@ -24,11 +24,7 @@ func BenchmarkLifecycleToComplete(b *testing.B) {
 		for r := 0; r < runs; r++ {
 			w := newWorld(b, 1, 5)
 			ctx := context.Background()
-			node := w.node(0)
-			if err := w.plane.PinnedReplicaSet(ctx, w.ns, "app", node, 30, 30, 2*time.Second); err != nil {
-				b.Fatal(err)
-			}
-			a := w.begin(0, "drain", lifecycle.Terminating)
+			node, a := w.heldNode("app", 30, 30, 2*time.Second)
 			m := w.manager(lifecycle.DefaultConfig())
 			received := time.Now()
 			rec, err := m.Start(ctx, node, a)
@@ -89,10 +85,7 @@ func BenchmarkHeartbeatGapAfterFailover(b *testing.B) {
 		if err := next.Complete(ctx, node, lifecycle.Drained); err != nil {
 			b.Fatal(err)
 		}
-		var at []time.Time
-		for _, c := range w.calls("RecordLifecycleActionHeartbeat", a.Token) {
-			at = append(at, c.Time)
-		}
+		at := callTimes(w.calls("RecordLifecycleActionHeartbeat", a.Token))
 		gap = max(gap, maxGap(a.EventTime, at))
 		if st := w.action(a.Token); st.State != "completed" || st.Result != "CONTINUE" {
 			survived = 0

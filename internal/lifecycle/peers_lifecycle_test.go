@@ -47,11 +47,7 @@ func maxGap(from time.Time, beats []time.Time) time.Duration {
 func TestTerminateHookDrainedThenCompleted(t *testing.T) {
 	w := newWorld(t, 1, 4)
 	ctx := context.Background()
-	node := w.node(0)
-	if err := w.plane.PinnedReplicaSet(ctx, w.ns, "slow", node, 3, 10, 7*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	a := w.begin(0, "drain", lifecycle.Terminating)
+	node, a := w.heldNode("slow", 3, 10, 7*time.Second)
 	m := w.manager(lifecycle.DefaultConfig())
 	rec, err := m.Start(ctx, node, a)
 	if err != nil {
@@ -73,10 +69,7 @@ func TestTerminateHookDrainedThenCompleted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st := w.action(a.Token)
-	if st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("moto's action: %s %s, want completed CONTINUE (timed_out means the heartbeats lapsed)", st.State, st.Result)
-	}
+	w.checkCompleted(a.Token, "CONTINUE", " (timed_out means the heartbeats lapsed)")
 	var beats []time.Time
 	for _, c := range w.calls("RecordLifecycleActionHeartbeat", a.Token) {
 		if c.Error != "" {
@@ -110,11 +103,7 @@ func TestLeaderFailoverKeepsTheHold(t *testing.T) {
 	const lease, interval = 3 * time.Second, 2 * time.Second
 	w := newWorld(t, 1, 6)
 	ctx := context.Background()
-	node := w.node(0)
-	if err := w.plane.PinnedReplicaSet(ctx, w.ns, "slow", node, 3, 20, 12*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	a := w.begin(0, "drain", lifecycle.Terminating)
+	node, a := w.heldNode("slow", 3, 20, 12*time.Second)
 	first := w.manager(lifecycle.DefaultConfig())
 	leaderCtx, die := context.WithCancel(ctx)
 	rec, err := first.Start(leaderCtx, node, a)
@@ -144,14 +133,8 @@ func TestLeaderFailoverKeepsTheHold(t *testing.T) {
 	if err := next.Complete(ctx, node, lifecycle.Drained); err != nil {
 		t.Fatal(err)
 	}
-	st := w.action(a.Token)
-	if st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("moto's action: %s %s, want completed CONTINUE (timed_out: the hold lapsed in the failover)", st.State, st.Result)
-	}
-	var beats []time.Time
-	for _, c := range w.calls("RecordLifecycleActionHeartbeat", a.Token) {
-		beats = append(beats, c.Time)
-	}
+	w.checkCompleted(a.Token, "CONTINUE", " (timed_out: the hold lapsed in the failover)")
+	beats := callTimes(w.calls("RecordLifecycleActionHeartbeat", a.Token))
 	gap := maxGap(a.EventTime, beats)
 	t.Logf("leader died %v after the event; %d heartbeats, longest gap %v (interval %v, lease %v)",
 		diedAt.Sub(a.EventTime).Round(time.Millisecond), len(beats), gap.Round(time.Millisecond), interval, lease)
@@ -168,9 +151,7 @@ func TestUnknownInstanceCompletedAtOnce(t *testing.T) {
 	if err := w.manager(lifecycle.DefaultConfig()).CompleteUnknown(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	if st := w.action(a.Token); st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("moto's action: %s %s, want completed CONTINUE", st.State, st.Result)
-	}
+	w.checkCompleted(a.Token, "CONTINUE", "")
 	if c := w.calls("CompleteLifecycleAction", a.Token); len(c) != 1 {
 		t.Errorf("%d completions, want 1", len(c))
 	}
@@ -201,9 +182,7 @@ func TestLaunchHook(t *testing.T) {
 	if r := <-done; r != lifecycle.Continue {
 		t.Errorf("launch with a Ready node: %s, want CONTINUE", r)
 	}
-	if st := w.action(joins.Token); st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("moto's action: %s %s, want completed CONTINUE", st.State, st.Result)
-	}
+	w.checkCompleted(joins.Token, "CONTINUE", "")
 
 	never := w.begin(1, launchHook, lifecycle.Launching)
 	start := time.Now()
@@ -212,7 +191,5 @@ func TestLaunchHook(t *testing.T) {
 		t.Fatalf("launch without a node: %s, %v; want ABANDON", r, err)
 	}
 	t.Logf("abandoned after %v (--launch-timeout 4s from the event)", time.Since(start).Round(time.Millisecond))
-	if st := w.action(never.Token); st.State != "completed" || st.Result != "ABANDON" {
-		t.Errorf("moto's action: %s %s, want completed ABANDON", st.State, st.Result)
-	}
+	w.checkCompleted(never.Token, "ABANDON", "")
 }

@@ -147,6 +147,27 @@ func (w *world) drainer() *drain.Drainer {
 	return d
 }
 
+// heldNode makes the node of instance 0 with a ReplicaSet app of replicas
+// pods (grace seconds each, kwok's delete delay), and begins a termination
+// action for the instance on the terminate hook.
+func (w *world) heldNode(app string, replicas int32, grace int64, delay time.Duration) (string, lifecycle.Action) {
+	w.t.Helper()
+	node := w.node(0)
+	if err := w.plane.PinnedReplicaSet(context.Background(), w.ns, app, node, replicas, grace, delay); err != nil {
+		w.t.Fatal(err)
+	}
+	return node, w.begin(0, terminateHook, lifecycle.Terminating)
+}
+
+// checkCompleted fails the test unless moto has the action with token
+// completed with result; why follows the message ("" or " (...)").
+func (w *world) checkCompleted(token, result, why string) {
+	w.t.Helper()
+	if st := w.action(token); st.State != "completed" || st.Result != result {
+		w.t.Errorf("moto's action: %s %s, want completed %s%s", st.State, st.Result, result, why)
+	}
+}
+
 // action returns moto's state of the action with token.
 func (w *world) action(token string) testenv.LifecycleAction {
 	w.t.Helper()
@@ -177,6 +198,15 @@ func (w *world) calls(api, token string) []testenv.LifecycleCall {
 		}
 	}
 	return out
+}
+
+// callTimes returns when each of calls was made.
+func callTimes(calls []testenv.LifecycleCall) []time.Time {
+	var at []time.Time
+	for _, c := range calls {
+		at = append(at, c.Time)
+	}
+	return at
 }
 
 // finder is a NodeFinder over an informer indexed by the instance ID in
