@@ -4,8 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spot-handler/spot-handler/internal/agent"
@@ -20,10 +18,9 @@ nodes (see charts/spot-handler).`
 // agentFlags are the agent's flags and what they fill.
 type agentFlags struct {
 	modeFlags
-	cfg                                 agent.Config
-	maintenance, asg                    string
-	webhookURLFile, webhookTemplateFile string
-	apiTimeout                          time.Duration
+	cfg              agent.Config
+	maintenance, asg string
+	apiTimeout       time.Duration
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -35,11 +32,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.maintenance, "scheduled-maintenance", string(agent.DrainNode), "on scheduled maintenance: ignore or drain")
 	fs.StringVar(&f.asg, "asg-lifecycle", string(agent.DrainNode), "on an ASG target lifecycle state of Terminated: ignore or drain")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done; change nothing (no patch, no Event, no webhook)")
-	fs.BoolVar(&c.DryRunWebhook, "dry-run-webhook", false, "with --dry-run, still post the webhooks, marked dry-run")
 	fs.BoolVar(&c.AllowRehearsal, "allow-rehearsal", false, "treat the node annotation "+agent.RehearsalAnnotation+"=<RFC3339> as a Spot notice (see 'spot-handler rehearse')")
-	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST a notification here on each notice and drain end (never logged)")
-	fs.StringVar(&f.webhookURLFile, "webhook-url-file", "", "read --webhook-url from this file (a mounted Secret)")
-	fs.StringVar(&f.webhookTemplateFile, "webhook-template", "", "file with a Go text/template for the webhook body; default Slack-compatible {\"text\": ...}")
 	fs.Float64Var(&f.qps, "kube-api-qps", 50, "Kubernetes API queries per second during a drain (none are made in steady state)")
 	fs.IntVar(&f.burst, "kube-api-burst", 150, "Kubernetes API burst: 110 pods' evictions fit in one burst")
 	fs.DurationVar(&f.apiTimeout, "kube-api-timeout", agent.DefaultAPITimeout, "bound on each Kubernetes API call except watches; a hung call is retried, never waited on")
@@ -52,21 +45,10 @@ func (f *agentFlags) config(getenv func(string) string) (agent.Config, error) {
 	c.CordonOnly, c.MetricsAddr, c.ProbeAddr = f.cordonOnly, f.metricsAddr, f.probeAddr
 	c.Rebalance, c.ScheduledMaintenance, c.ASGLifecycle = agent.Action(f.rebalance), agent.Action(f.maintenance), agent.Action(f.asg)
 	c.PodNamespace, c.PodName = getenv("POD_NAMESPACE"), getenv("POD_NAME")
-	if f.webhookURLFile != "" {
-		b, err := os.ReadFile(f.webhookURLFile)
-		if err != nil {
-			return c, fmt.Errorf("--webhook-url-file: %w", err)
-		}
-		c.WebhookURL = strings.TrimSpace(string(b))
-	}
-	if f.webhookTemplateFile != "" {
-		b, err := os.ReadFile(f.webhookTemplateFile)
-		if err != nil {
-			return c, fmt.Errorf("--webhook-template: %w", err)
-		}
-		c.WebhookTemplate = string(b)
-	}
-	return c, nil
+	c.DryRunWebhook = f.dryRunWebhook
+	var err error
+	c.WebhookURL, c.WebhookTemplate, err = f.webhook()
+	return c, err
 }
 
 // runAgent parses the agent's flags, builds its dependencies and runs it

@@ -75,14 +75,17 @@ func (f *controllerFlags) register(fs *flag.FlagSet, getenv func(string) string)
 	c.Lifecycle.RegisterFlags(fs)
 }
 
-// config finishes the controller's Config from the flags.
-func (f *controllerFlags) config(getenv func(string) string) controller.Config {
+// config finishes the controller's Config from the flags, reading files.
+func (f *controllerFlags) config(getenv func(string) string) (controller.Config, error) {
 	c := f.cfg
 	c.Policy = f.policy()
 	c.CordonOnly, c.MetricsAddr, c.ProbeAddr = f.cordonOnly, f.metricsAddr, f.probeAddr
 	c.Rebalance, c.Maintenance = interrupt.Response(f.rebalance), interrupt.Response(f.maintenance)
 	c.PodNamespace, c.PodName = getenv("POD_NAMESPACE"), getenv("POD_NAME")
-	return c
+	c.DryRunWebhook = f.dryRunWebhook
+	var err error
+	c.WebhookURL, c.WebhookTemplate, err = f.webhook()
+	return c, err
 }
 
 // regionOf returns the region in an SQS queue URL
@@ -109,8 +112,11 @@ func runController(ctx context.Context, args []string, io stdio) error {
 	if err := parseModeFlags("controller", controllerHelp, func(fs *flag.FlagSet) { f.register(fs, io.getenv) }, args, io); err != nil {
 		return err
 	}
-	cfg := f.config(io.getenv)
-	if err := cfg.Validate(); err != nil {
+	cfg, err := f.config(io.getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
 		return usageError{fmt.Errorf("spot-handler controller: %w", err)}
 	}
 	p, err := f.start("spot-handler controller", 30*time.Second, io)

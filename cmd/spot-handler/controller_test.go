@@ -31,6 +31,8 @@ func TestControllerUsage(t *testing.T) {
 		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--rebalance=evict"}, "--rebalance"},
 		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--workers=0"}, "--workers"},
 		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--leader-elect-namespace="}, "--leader-elect-namespace"},
+		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-url-file=/nonexistent/url"}, "--webhook-url-file"},
+		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-template=/nonexistent/tmpl"}, "--webhook-template"},
 	} {
 		var out, errb bytes.Buffer
 		code := Main(context.Background(), tc.args, stdio{out: &out, err: &errb, getenv: func(string) string { return "" }})

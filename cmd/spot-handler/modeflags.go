@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,16 +27,18 @@ import (
 
 // modeFlags are the flags the two long-running modes, agent and
 // controller, share with the same names, defaults and meaning: the API
-// client's kubeconfig and rate, the drain policy, logging and the servers.
+// client's kubeconfig and rate, the drain policy, logging, the servers and
+// the webhook.
 type modeFlags struct {
-	kubeconfig, logFormat, logLevel        string
-	margin                                 time.Duration
-	pdbFallback, taintEffect, excludeLabel string
-	rebalance                              string
-	cordonOnly                             bool
-	metricsAddr, probeAddr                 string
-	qps                                    float64
-	burst                                  int
+	kubeconfig, logFormat, logLevel                 string
+	margin                                          time.Duration
+	pdbFallback, taintEffect, excludeLabel          string
+	rebalance                                       string
+	cordonOnly, dryRunWebhook                       bool
+	metricsAddr, probeAddr                          string
+	webhookURL, webhookURLFile, webhookTemplateFile string
+	qps                                             float64
+	burst                                           int
 }
 
 // register adds the shared flags to fs; marginHelp says what --drain-margin
@@ -52,6 +56,31 @@ func (f *modeFlags) register(fs *flag.FlagSet, marginHelp string) {
 	fs.StringVar(&f.probeAddr, "probe-addr", ":8081", "listen address of /healthz and /readyz")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.dryRunWebhook, "dry-run-webhook", false, "with --dry-run, still post the webhooks, marked dry-run")
+	fs.StringVar(&f.webhookURL, "webhook-url", "", "POST a notification here on each notice and drain end (never logged)")
+	fs.StringVar(&f.webhookURLFile, "webhook-url-file", "", "read --webhook-url from this file (a mounted Secret)")
+	fs.StringVar(&f.webhookTemplateFile, "webhook-template", "", "file with a Go text/template for the webhook body; default Slack-compatible {\"text\": ...}")
+}
+
+// webhook returns the webhook's URL (from --webhook-url-file if set) and
+// template text ("" = the default), reading their files.
+func (f *modeFlags) webhook() (rawURL, template string, err error) {
+	rawURL = f.webhookURL
+	if f.webhookURLFile != "" {
+		b, err := os.ReadFile(f.webhookURLFile)
+		if err != nil {
+			return "", "", fmt.Errorf("--webhook-url-file: %w", err)
+		}
+		rawURL = strings.TrimSpace(string(b))
+	}
+	if f.webhookTemplateFile != "" {
+		b, err := os.ReadFile(f.webhookTemplateFile)
+		if err != nil {
+			return "", "", fmt.Errorf("--webhook-template: %w", err)
+		}
+		template = string(b)
+	}
+	return rawURL, template, nil
 }
 
 // parseModeFlags makes the flag set of mode sub, lets register fill it and

@@ -143,7 +143,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.loop(ctx, notices)
 	bg.Wait()
-	a.hook.wait()
+	a.hook.Wait()
 	if a.events != nil {
 		a.events.Shutdown()
 	}

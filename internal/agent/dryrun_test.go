@@ -40,7 +40,7 @@ func TestDryRunIsNoFailure(t *testing.T) {
 		ta.out = dry
 		ta.apply(context.Background(), fromIMDS(spot("a", 2*time.Minute)))
 		ta.settle()
-		hook.wait()
+		hook.Wait()
 		srv.Close()
 		if v := testutil.ToFloat64(ta.m.MissedDeadline); v != 0 {
 			t.Errorf("webhook=%v: missed deadline = %v, want 0", withHook, v)

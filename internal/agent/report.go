@@ -3,9 +3,9 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/metrics"
+	hooks "github.com/spot-handler/spot-handler/internal/webhook"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 	"github.com/spot-handler/spot-handler/pkg/imds"
 )
@@ -36,6 +37,19 @@ type effects interface {
 	notCordoned(d interrupt.Drain, err error, log *zap.Logger) interrupt.Outcome
 }
 
+// hookData is what a webhook template sees; webhook posts it (the
+// notifications are internal/webhook's, shared with the controller).
+type (
+	hookData = hooks.Data
+	webhook  = hooks.Sender
+)
+
+// newWebhook makes the agent's webhook sender, counting posts in
+// spot_handler_webhook_requests_total.
+func newWebhook(rawURL, text string, client *http.Client, m *metrics.Metrics, log *zap.Logger) (*webhook, error) {
+	return hooks.New(hooks.Config{URL: rawURL, Template: text, Client: client, Posts: m.Webhook, Logger: log})
+}
+
 // liveEffects records Events, posts webhooks and counts drain results.
 type liveEffects struct {
 	node  string
@@ -51,7 +65,7 @@ func (e *liveEffects) nodeEvent(typ, reason, msg string) {
 	e.rec.Event(ref, typ, reason, msg)
 }
 
-func (e *liveEffects) post(d hookData) { e.hook.send(d) }
+func (e *liveEffects) post(d hookData) { e.hook.Send(d) }
 
 func (e *liveEffects) cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome {
 	e.m.DetectionToCordon.Observe(e.clock.Since(d.Notice.Detected).Seconds())
@@ -107,7 +121,7 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool
 			log.Info("pod drained with loss", zap.String("pod", p.Namespace+"/"+p.Name), zap.String("warning", p.Warning))
 		}
 	}
-	e.hook.send(hookData{Event: "drained", Node: e.node, Kind: string(n.Kind), Action: n.Action,
+	e.hook.Send(hookData{Event: hooks.EventDrained, Node: e.node, Kind: string(n.Kind), Action: n.Action,
 		Deadline: rep.Deadline, Summary: rep.Summary(), Empty: rep.Empty, Identity: e.ident.Load()})
 	return out
 }
@@ -160,11 +174,7 @@ func (e *dryEffects) nodeEvent(typ, reason, msg string) {
 }
 
 func (e *dryEffects) post(d hookData) {
-	if e.hook != nil {
-		d.DryRun = true
-		d.Event = "dry-run " + d.Event
-		e.hook.send(d)
-	}
+	e.hook.Send(hooks.DryRun(d)) // nil without --dry-run-webhook: nothing sent
 }
 
 func (e *dryEffects) cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome {
@@ -180,12 +190,4 @@ func (e *dryEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger) 
 func (e *dryEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome {
 	log.Info("dry-run: drain planned, nothing changed", reportFields(d, rep, resumed)...)
 	return interrupt.Planned
-}
-
-// rfc3339 formats t for people and webhooks.
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/webhook"
+	"github.com/spot-handler/spot-handler/pkg/imds"
 )
 
 // errPanic is the result of an event whose handling panicked.
@@ -29,7 +32,8 @@ func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error 
 			zap.String("notice_id", x.Notice.ID), zap.String("instance", x.Notice.Data["instance"]),
 			zap.Time("deadline", x.Deadline), zap.String("policy", string(x.Response)), zap.String("description", x.Notice.Description))
 	case interrupt.SendWebhook:
-		// Webhooks are not wired in queue mode yet (see the README).
+		c.notify(a.node, x.Notice, webhook.Data{Event: x.Event, Kind: string(x.Notice.Kind), Action: x.Notice.Action,
+			Deadline: x.Deadline, Policy: string(x.Response)})
 	case interrupt.RecordEvent:
 		typ := corev1.EventTypeNormal
 		if x.Warning {
@@ -114,4 +118,42 @@ func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain) error {
 func (c *Controller) nodeEvent(node, typ, reason, msg string) {
 	ref := &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node, UID: types.UID(node)}
 	c.rec.Event(ref, typ, reason, msg)
+}
+
+// notify posts d for node in the background, with the node and the
+// instance's identity filled in; in a dry run only with --dry-run-webhook,
+// marked dry-run. It never blocks or fails the drain.
+func (c *Controller) notify(node string, n interrupt.Notice, d webhook.Data) {
+	if c.cfg.DryRun {
+		if !c.cfg.DryRunWebhook {
+			return
+		}
+		d = webhook.DryRun(d)
+	}
+	d.Node = node
+	d.Identity = c.identity(node, n.Data["instance"])
+	c.hook.Send(d)
+}
+
+// identity is what the controller knows of node's instance: its ID (the
+// message's, else the providerID's), zone (label, else providerID) and
+// instance type (label), from the node index.
+func (c *Controller) identity(node, instance string) *imds.Identity {
+	id := &imds.Identity{InstanceID: instance}
+	obj, ok, err := c.inf.GetIndexer().GetByKey(node)
+	if err != nil || !ok {
+		return id
+	}
+	n := obj.(*corev1.Node)
+	if id.InstanceID == "" {
+		id.InstanceID = instanceOf(n.Spec.ProviderID)
+	}
+	id.InstanceType = n.Labels[corev1.LabelInstanceTypeStable]
+	id.AvailabilityZone = n.Labels[corev1.LabelTopologyZone]
+	if rest, ok := strings.CutPrefix(n.Spec.ProviderID, "aws:///"); ok && id.AvailabilityZone == "" {
+		if zone, _, found := strings.Cut(rest, "/"); found {
+			id.AvailabilityZone = zone
+		}
+	}
+	return id
 }

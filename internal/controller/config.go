@@ -77,6 +77,15 @@ type Config struct {
 	// MetricsAddr and ProbeAddr are the listen addresses of /metrics and of
 	// /healthz and /readyz.
 	MetricsAddr, ProbeAddr string
+	// WebhookURL, if set, receives a POST on each notice, each withdrawal
+	// undone and each drain's end, as the agent posts them.
+	WebhookURL string
+	// WebhookTemplate is a Go text/template for the POST body; "" = the
+	// default Slack-compatible {"text": ...}.
+	WebhookTemplate string
+	// DryRunWebhook posts the notice webhooks in a dry run too, marked
+	// dry-run; without it a dry run posts nothing.
+	DryRunWebhook bool
 }
 
 // DefaultRecheckDelay is RecheckDelay's default.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/internal/serve"
 	"github.com/spot-handler/spot-handler/internal/version"
+	"github.com/spot-handler/spot-handler/internal/webhook"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
@@ -51,6 +53,8 @@ type Deps struct {
 	Logger *zap.Logger
 	// Clock is nil for the real clock.
 	Clock clock.WithTicker
+	// WebhookClient posts webhooks; nil = a client with a 5s timeout.
+	WebhookClient *http.Client
 }
 
 // Controller is the running queue-mode process. Make it with New; Run it once.
@@ -70,6 +74,7 @@ type Controller struct {
 	pool  *pool
 	once  onceLog
 	lc    *lifecycles // nil: lifecycle actions not handled
+	hook  *webhook.Sender
 
 	events record.EventBroadcaster
 	rec    record.EventRecorder
@@ -120,6 +125,10 @@ func New(cfg Config, d Deps) (*Controller, error) {
 	if c.lc, err = newLifecycles(cfg.Lifecycle, d.AutoScaling, d.LifecycleMetrics, d.Logger, d.Clock); err != nil {
 		return nil, err
 	}
+	if c.hook, err = webhook.New(webhook.Config{URL: cfg.WebhookURL, Template: cfg.WebhookTemplate, Client: d.WebhookClient,
+		Posts: d.Metrics.Webhook, Logger: d.Logger}); err != nil {
+		return nil, err
+	}
 	c.events = record.NewBroadcaster()
 	c.rec = c.events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "spot-handler-controller"})
 	d.Metrics.BuildInfo.WithLabelValues(version.Version, version.GoVersion()).Set(1)
@@ -140,7 +149,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		zap.Duration("drain_margin", c.cfg.Policy.Margin), zap.String("rebalance", string(c.cfg.Rebalance)),
 		zap.String("scheduled_maintenance", string(c.cfg.Maintenance)), zap.Bool("delete_unknown", c.cfg.DeleteUnknown),
 		zap.Bool("ec2_fallback", c.nodes.ec2 != nil), zap.Bool("out_of_service_taint", c.cfg.OutOfServiceTaint),
-		zap.Bool("cordon_only", c.cfg.CordonOnly), zap.Bool("dry_run", c.cfg.DryRun), zap.Bool("leader_elect", c.cfg.LeaderElect),
+		zap.Bool("cordon_only", c.cfg.CordonOnly), zap.Bool("dry_run", c.cfg.DryRun), zap.Bool("webhook", c.cfg.WebhookURL != ""), zap.Bool("leader_elect", c.cfg.LeaderElect),
 		zap.String("metrics_addr", servers.MetricsAddr().String()), zap.String("probe_addr", servers.ProbeAddr().String()),
 		zap.String("version", version.Version))
 
@@ -155,6 +164,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	bg.Wait()
+	c.hook.Wait()
 	c.events.Shutdown()
 	servers.Shutdown(ctx)
 	c.log.Info("controller stopped")

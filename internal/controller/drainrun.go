@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/webhook"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
@@ -57,8 +58,9 @@ func (c *Controller) notCordoned(req drain.Request, err error, log *zap.Logger) 
 	return interrupt.NotCordoned
 }
 
-// drained reports a drain's end as metrics, logs and an Event, and adds
-// the out-of-service taint to an instance going away with pods left.
+// drained reports a drain's end as metrics, logs, an Event and a webhook
+// (not in a dry run: nothing was drained), and adds the out-of-service
+// taint to an instance going away with pods left.
 func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.Report, log *zap.Logger) interrupt.Outcome {
 	for _, p := range rep.Pods {
 		c.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
@@ -68,20 +70,31 @@ func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.
 	if rep.Empty {
 		c.m.DrainDuration.Observe(rep.Finished.Sub(d.Notice.Detected).Seconds())
 		log.Info("drain finished: node empty", fields...)
-		if !(d.Resumed && len(rep.Pods) == 0) {
+		if !(d.Resumed && len(rep.Pods) == 0) { // else the leader before said so
 			c.nodeEvent(rep.Node, corev1.EventTypeNormal, "Drained", rep.Summary())
+			c.drainedHook(d, rep)
 		}
 		return interrupt.Emptied
 	}
 	c.m.MissedDeadline.Inc()
 	log.Warn("drain ended with pods still on the node", fields...)
 	c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
+	c.drainedHook(d, rep)
 	if c.cfg.OutOfServiceTaint && d.Notice.Kind == interrupt.ASGTermination {
 		if err := c.outOfService(ctx, rep.Node, log); err != nil {
 			log.Error("adding the out-of-service taint failed", zap.Error(err))
 		}
 	}
 	return interrupt.PodsLeft
+}
+
+// drainedHook posts the drained webhook, as the agent does (not in a dry
+// run: nothing was drained).
+func (c *Controller) drainedHook(d interrupt.Drain, rep *drain.Report) {
+	if !c.cfg.DryRun {
+		c.notify(rep.Node, d.Notice, webhook.Data{Event: webhook.EventDrained, Kind: string(d.Notice.Kind), Action: d.Notice.Action,
+			Deadline: rep.Deadline, Summary: rep.Summary(), Empty: rep.Empty})
+	}
 }
 
 // retryUntil calls f until it succeeds, ctx ends or deadline passes,

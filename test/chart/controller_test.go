@@ -28,6 +28,7 @@ var notFromControllerValues = map[string]string{
 	"kubeconfig":             "the controller runs with its in-cluster config",
 	"leader-elect-namespace": "POD_NAMESPACE comes from the downward API",
 	"leader-elect-identity":  "POD_NAME comes from the downward API",
+	"webhook-url":            "the URL is read from the mounted Secret (--webhook-url-file), never put in the pod spec",
 }
 
 // TestModes: which objects each mode renders, and that the agent's and the
@@ -187,7 +188,8 @@ func TestControllerRBAC(t *testing.T) {
 func TestControllerValuesMapOntoFlags(t *testing.T) {
 	flags := helpFlags(t, "controller")
 	dep := fromUnstructured[appsv1.Deployment](t, one(t, renderMode(t, "controller",
-		"controller.region=eu-west-1", "controller.endpointURL=https://vpce.example"), "Deployment"))
+		"controller.region=eu-west-1", "controller.endpointURL=https://vpce.example",
+		"controller.webhook.secretName=hook", "controller.webhook.template=x"), "Deployment"))
 	args := flagArgs(t, dep.Spec.Template.Spec.Containers[0].Args[1:])
 	for name := range args {
 		if _, ok := flags[name]; !ok {
@@ -203,7 +205,8 @@ func TestControllerValuesMapOntoFlags(t *testing.T) {
 		case skip:
 		case !set:
 			t.Errorf("no value sets --%s (add one to values.yaml, the schema and README)", name)
-		case name == "queue-url" || name == "region" || name == "endpoint-url" || name == "leader-elect-name":
+		case name == "queue-url" || name == "region" || name == "endpoint-url" || name == "leader-elect-name" ||
+			name == "webhook-url-file" || name == "webhook-template": // paths the chart mounts (TestControllerWebhook)
 		case !sameValue(f, v):
 			t.Errorf("default values render --%s=%s, the controller's default is %q", name, v, f.def)
 		}
@@ -237,11 +240,99 @@ func TestControllerValuesRejected(t *testing.T) {
 		{[]string{"controller.replicas=0"}, "/controller/replicas"},
 		{[]string{"controller.queueWait=20"}, "/controller/queueWait"},
 		{[]string{"controller.leaderElect=true"}, "'leaderElect' not allowed"},
+		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, "controller.webhook.template=x"}, "controller.webhook.secretName is empty"},
+		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, "controller.webhook.secretName=s", "controller.webhook.template=x",
+			"controller.webhook.templateConfigMap=c"}, "use one"},
+		{[]string{"controller.webhook.secretKey="}, "/controller/webhook/secretKey"},
 	} {
 		t.Run(strings.Join(tc.sets, ","), func(t *testing.T) {
 			out, err := runHelm(t, templateArgs(t, "spot", nil, tc.sets...)...)
 			if err == nil || !strings.Contains(err.Error()+out, tc.want) {
 				t.Errorf("helm template --set %v: %v; want an error with %q", tc.sets, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestControllerWebhook: controller.webhook mirrors the agent's webhook
+// values: off by default (no flag, no volume); the URL read from the
+// Secret's key as a file, never in the pod spec; the template from the
+// chart's own ConfigMap (its checksum on the pod, so a change rolls it) or
+// an existing one; --dry-run-webhook from controller.dryRunWebhook.
+func TestControllerWebhook(t *testing.T) {
+	def := fromUnstructured[appsv1.Deployment](t, one(t, renderMode(t, "controller"), "Deployment")).Spec.Template.Spec
+	defArgs := flagArgs(t, def.Containers[0].Args[1:])
+	for _, f := range []string{"webhook-url", "webhook-url-file", "webhook-template"} {
+		if _, ok := defArgs[f]; ok {
+			t.Errorf("default values set --%s: the controller's webhook must be off by default", f)
+		}
+	}
+	if len(def.Volumes) != 0 || len(def.Containers[0].VolumeMounts) != 0 {
+		t.Errorf("default values mount %v / %v, want nothing", def.Volumes, def.Containers[0].VolumeMounts)
+	}
+
+	const tpl = `spot-handler: {{ .Summary }}` // no commas or leading brace: --set would split it
+	for _, tc := range []struct {
+		name         string
+		sets         []string
+		cm, key      string
+		ownConfigMap bool
+	}{
+		{"inline template", []string{"controller.webhook.template=" + tpl}, "spot-handler-controller-webhook-template", "template.tmpl", true},
+		{"existing ConfigMap", []string{"controller.webhook.templateConfigMap=hooks", "controller.webhook.templateKey=slack.tmpl"}, "hooks", "slack.tmpl", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := renderMode(t, "both", append([]string{"controller.webhook.secretName=ctl-hook", "controller.webhook.secretKey=slack-url",
+				"controller.dryRunWebhook=true"}, tc.sets...)...)
+			dep := fromUnstructured[appsv1.Deployment](t, one(t, objs, "Deployment"))
+			spec := dep.Spec.Template.Spec
+			args := flagArgs(t, spec.Containers[0].Args[1:])
+			if args["dry-run-webhook"] != "true" {
+				t.Errorf("--dry-run-webhook=%q, want true", args["dry-run-webhook"])
+			}
+			mounts := map[string]string{}
+			for _, m := range spec.Containers[0].VolumeMounts {
+				mounts[m.Name] = m.MountPath
+				if !m.ReadOnly {
+					t.Errorf("volume %s is mounted read-write", m.Name)
+				}
+			}
+			vols := map[string]corev1.Volume{}
+			for _, v := range spec.Volumes {
+				vols[v.Name] = v
+			}
+			if sec := vols["webhook-url"].Secret; sec == nil || sec.SecretName != "ctl-hook" || len(sec.Items) != 1 || sec.Items[0].Key != "slack-url" ||
+				mounts["webhook-url"]+"/"+sec.Items[0].Path != args["webhook-url-file"] {
+				t.Errorf("webhook URL volume %+v mounted at %q, --webhook-url-file=%s: want Secret ctl-hook's key slack-url at that path",
+					vols["webhook-url"], mounts["webhook-url"], args["webhook-url-file"])
+			}
+			cm := vols["webhook-template"].ConfigMap
+			if cm == nil || cm.Name != tc.cm || len(cm.Items) != 1 || cm.Items[0].Key != tc.key ||
+				mounts["webhook-template"]+"/"+cm.Items[0].Path != args["webhook-template"] {
+				t.Fatalf("webhook template volume %+v mounted at %q, --webhook-template=%s: want ConfigMap %s key %s there",
+					vols["webhook-template"], mounts["webhook-template"], args["webhook-template"], tc.cm, tc.key)
+			}
+			for _, e := range spec.Containers[0].Env {
+				if strings.Contains(strings.ToLower(e.Name), "webhook") {
+					t.Errorf("env %s: the webhook URL must not be in the pod spec", e.Name)
+				}
+			}
+			var own *corev1.ConfigMap
+			for _, o := range find(objs, "ConfigMap") {
+				if o.GetName() == tc.cm {
+					own = fromUnstructured[corev1.ConfigMap](t, o)
+				}
+			}
+			_, checksum := dep.Spec.Template.Annotations["checksum/webhook-template"]
+			switch {
+			case tc.ownConfigMap && (own == nil || strings.TrimSpace(own.Data[tc.key]) != tpl || !checksum):
+				t.Errorf("ConfigMap %s: %+v, pod checksum annotation %v; want the template under %s and its checksum on the pod", tc.cm, own, checksum, tc.key)
+			case !tc.ownConfigMap && own != nil:
+				t.Errorf("the chart renders ConfigMap %s, which the user owns", tc.cm)
+			}
+			// The agent's webhook values are its own: the DaemonSet mounts nothing.
+			if ds := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")); len(ds.Spec.Template.Spec.Volumes) != 0 {
+				t.Errorf("controller.webhook values mount %v into the agent", ds.Spec.Template.Spec.Volumes)
 			}
 		})
 	}

@@ -41,9 +41,26 @@ app.kubernetes.io/part-of: spot-handler
 {{- end -}}
 {{- end -}}
 
+{{/* Name of the ConfigMap that holds the controller's webhook template, "" when there is none. */}}
+{{- define "spot-handler.controllerWebhookTemplateConfigMap" -}}
+{{- $w := .Values.controller.webhook -}}
+{{- if $w.templateConfigMap -}}
+{{- $w.templateConfigMap -}}
+{{- else if $w.template -}}
+{{- printf "%s-webhook-template" (include "spot-handler.controllerFullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Fails rendering on controller values the schema cannot check. */}}
 {{- define "spot-handler.validateController" -}}
 {{- if and (include "spot-handler.controllerEnabled" .) (not .Values.controller.queueURL) -}}
 {{- fail (printf "mode %s needs controller.queueURL: the SQS queue URL (output QueueURL of 'spot-handler controller setup --cluster NAME')" .Values.mode) -}}
+{{- end -}}
+{{- $w := .Values.controller.webhook -}}
+{{- if and $w.template $w.templateConfigMap -}}
+{{- fail "controller.webhook.template and controller.webhook.templateConfigMap are both set: use one (the inline template, or the name of an existing ConfigMap)" -}}
+{{- end -}}
+{{- if and (include "spot-handler.controllerWebhookTemplateConfigMap" .) (not $w.secretName) -}}
+{{- fail "a controller webhook template is set but controller.webhook.secretName is empty: set it to the Secret that holds the webhook URL" -}}
 {{- end -}}
 {{- end -}}
