@@ -186,31 +186,14 @@ func TestControllerRBAC(t *testing.T) {
 // agent: every flag passed exists, every flag is set by a value or listed in
 // notFromControllerValues, and the defaults are the controller's.
 func TestControllerValuesMapOntoFlags(t *testing.T) {
-	flags := helpFlags(t, "controller")
-	dep := fromUnstructured[appsv1.Deployment](t, one(t, renderMode(t, "controller",
-		"controller.region=eu-west-1", "controller.endpointURL=https://vpce.example",
-		"controller.webhook.secretName=hook", "controller.webhook.template=x"), "Deployment"))
-	args := flagArgs(t, dep.Spec.Template.Spec.Containers[0].Args[1:])
-	for name := range args {
-		if _, ok := flags[name]; !ok {
-			t.Errorf("the chart passes --%s, which spot-handler controller does not have", name)
-		}
+	args := func(sets ...string) map[string]string {
+		dep := fromUnstructured[appsv1.Deployment](t, one(t, renderMode(t, "controller", sets...), "Deployment"))
+		return flagArgs(t, dep.Spec.Template.Spec.Containers[0].Args[1:])
 	}
-	for name, f := range flags {
-		why, skip := notFromControllerValues[name]
-		v, set := args[name]
-		switch {
-		case skip && set:
-			t.Errorf("--%s is set, but %s", name, why)
-		case skip:
-		case !set:
-			t.Errorf("no value sets --%s (add one to values.yaml, the schema and README)", name)
-		case name == "queue-url" || name == "region" || name == "endpoint-url" || name == "leader-elect-name" ||
-			name == "webhook-url-file" || name == "webhook-template": // paths the chart mounts (TestControllerWebhook)
-		case !sameValue(f, v):
-			t.Errorf("default values render --%s=%s, the controller's default is %q", name, v, f.def)
-		}
-	}
+	all := args("controller.region=eu-west-1", "controller.endpointURL=https://vpce.example",
+		"controller.webhook.secretName=hook", "controller.webhook.template=x")
+	checkValuesMapOntoFlags(t, "controller", helpFlags(t, "controller"), all, args(), notFromControllerValues,
+		"queue-url", "leader-elect-name") // the test's queue; the Lease named for the release
 }
 
 // TestLintControllerModes: helm lint --strict in modes controller and both,
