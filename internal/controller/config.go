@@ -124,10 +124,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// machineConfig is the policy of each node's state machine. State changes
-// are carried as ASGTermination notices (the instance is going away; see
-// notice.go), which the controller always drains; recorded notices resume at
-// once, since a queue does not repeat its messages.
+// machineConfig is the policy of each node's state machine. ASG
+// terminations (lifecycle actions) and instance state changes are always
+// drained (the instance is going away; see notice.go); recorded notices
+// resume at once, since a queue does not repeat its messages.
 func (c *Config) machineConfig() interrupt.Config {
 	return interrupt.Config{Rebalance: c.Rebalance, Maintenance: c.Maintenance, ASG: interrupt.DrainNode,
 		Margin: c.Policy.Margin, ResumeRecorded: true}

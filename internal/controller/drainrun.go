@@ -80,7 +80,7 @@ func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.
 	log.Warn("drain ended with pods still on the node", fields...)
 	c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
 	c.drainedHook(d, rep)
-	if c.cfg.OutOfServiceTaint && d.Notice.Kind == interrupt.ASGTermination {
+	if c.cfg.OutOfServiceTaint && (d.Notice.Kind == interrupt.ASGTermination || d.Notice.Kind == interrupt.InstanceStateChange) {
 		if err := c.outOfService(ctx, rep.Node, log); err != nil {
 			log.Error("adding the out-of-service taint failed", zap.Error(err))
 		}
