@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -120,6 +121,7 @@ func runQueue(ctx context.Context, bin string, keep bool) error {
 	}
 	all.Line(began, "[%s] message sent: EC2 Instance-terminate Lifecycle Action (scale-in; held for the drain by hook %s)", scaled, hookName)
 
+	go w.watchDeleted(ctx, all, time.Minute)
 	hooked := watchAction(ctx, moto, token, all, scaled, began.Add(2*time.Minute+30*time.Second))
 	res := follow(ctx, plane, out, sent, []drained{{spot, sent.Add(2 * time.Minute)}, {scaled, began.Add(2 * time.Minute)}})
 	act := <-hooked
@@ -202,6 +204,22 @@ func (w *queueWorld) send(ctx context.Context, body string) error {
 		return fmt.Errorf("sending a message to the queue: %w", err)
 	}
 	return nil
+}
+
+// watchDeleted prints when the queue is empty: the controller deletes a
+// message only once its node carries the notice record. It gives up after
+// within.
+func (w *queueWorld) watchDeleted(ctx context.Context, p *timeline.Printer, within time.Duration) {
+	for end := time.Now().Add(within); time.Now().Before(end) && ctx.Err() == nil; time.Sleep(100 * time.Millisecond) {
+		a, err := w.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &w.queueURL,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err == nil && a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)] == "0" &&
+			a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)] == "0" {
+			p.Line(time.Now(), "both messages deleted from the queue (each node carries its notice record)")
+			return
+		}
+	}
 }
 
 // startController runs `spot-handler controller` for the queue against the
