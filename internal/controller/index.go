@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/spot-handler/spot-handler/internal/metrics"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
@@ -74,9 +75,9 @@ type cached struct {
 
 // Lookup results, the values of spot_handler_queue_instance_lookups_total's via label.
 const (
-	viaIndex = "index"
-	viaEC2   = "describe_instances"
-	viaNone  = "not_found"
+	viaIndex = metrics.LookupIndex
+	viaEC2   = metrics.LookupDescribe
+	viaNone  = metrics.LookupNotFound
 )
 
 // node returns the node for instance, how it was found (viaIndex, viaEC2

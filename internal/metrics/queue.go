@@ -24,6 +24,17 @@ const (
 	QueueFailed = "failed"
 )
 
+// How the controller found a message's node, the values of
+// spot_handler_queue_instance_lookups_total's via label.
+const (
+	// LookupIndex: the instance index (nodes' provider IDs) knew it.
+	LookupIndex = "index"
+	// LookupDescribe: a DescribeInstances call named its private DNS name.
+	LookupDescribe = "describe_instances"
+	// LookupNotFound: no node of this cluster.
+	LookupNotFound = "not_found"
+)
+
 // QueueOutcomes lists every outcome, so each series exists from start-up.
 var QueueOutcomes = []string{QueueHandled, QueueIgnored, QueueAgentDraining, QueueRecheck, QueueUnknownInstance,
 	QueueUnknownKept, QueueMalformed, QueueFailed}
@@ -75,6 +86,9 @@ func NewQueue(reg prometheus.Registerer, types []string) *Queue {
 		for _, o := range QueueOutcomes {
 			q.Messages.WithLabelValues(t, o)
 		}
+	}
+	for _, via := range []string{LookupIndex, LookupDescribe, LookupNotFound} {
+		q.Lookups.WithLabelValues(via)
 	}
 	for _, op := range []string{"receive", "delete", "change_visibility"} {
 		q.ReceiveErrors.WithLabelValues(op)

@@ -161,6 +161,13 @@ func TestDashboardPanels(t *testing.T) {
 		"Pod outcomes",
 		"Seconds since IMDS last answered",
 		"IMDS requests by outcome",
+		// Queue mode (issue 13's leftovers).
+		"Queue lag: event to receipt",
+		"Queue messages by type and outcome",
+		"Controller drains in flight and waiting",
+		"Controller leader",
+		"SQS API errors by operation",
+		"ASG lifecycle heartbeats and completions",
 	} {
 		if !titles[want] {
 			t.Errorf("dashboard has no panel %q", want)

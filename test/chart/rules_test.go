@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
 
+	"github.com/spot-handler/spot-handler/internal/lifecycle"
 	"github.com/spot-handler/spot-handler/internal/metrics"
 )
 
@@ -102,15 +103,62 @@ type alertTests struct {
 	} `json:"tests"`
 }
 
-var wantAlerts = []string{
-	"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerDrainMissedDeadline", "SpotHandlerIMDSUnreachable",
-	"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerQueueMessagesFailing", "SpotHandlerWebhookFailing",
+// agentAlerts render in every mode (they watch the agent's job, which has no
+// targets in controller mode); controllerAlerts only where the controller
+// is installed (mode controller or both).
+var (
+	agentAlerts = []string{
+		"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerDrainMissedDeadline", "SpotHandlerIMDSUnreachable",
+		"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerWebhookFailing",
+	}
+	controllerAlerts = []string{
+		"SpotHandlerControllerDrainMissedDeadline", "SpotHandlerControllerNoLeader", "SpotHandlerLifecycleHeartbeatsFailing",
+		"SpotHandlerQueueLag", "SpotHandlerQueueMessagesFailing", "SpotHandlerQueueReceiveFailing",
+	}
+	wantAlerts = sorted(append(append([]string(nil), agentAlerts...), controllerAlerts...))
+)
+
+// bothModes are the values that install the agent and the controller.
+var bothModes = []string{"mode=both", "controller.queueURL=https://sqs.us-east-1.amazonaws.com/123456789012/spot-handler-prod"}
+
+func sorted(s []string) []string {
+	sort.Strings(s)
+	return s
+}
+
+// alertNames lists a rules file's alerts, sorted.
+func alertNames(g ruleGroups) []string {
+	var names []string
+	for _, grp := range g.Groups {
+		for _, r := range grp.Rules {
+			names = append(names, r.Alert)
+		}
+	}
+	return sorted(names)
+}
+
+// TestAlertsFollowMode: the queue-mode alerts render only where the
+// controller is installed; SpotHandlerControllerNoLeader's absent() would
+// fire forever in a DaemonSet-only install.
+func TestAlertsFollowMode(t *testing.T) {
+	for _, tc := range []struct {
+		sets []string
+		want []string
+	}{
+		{nil, sorted(append([]string(nil), agentAlerts...))},
+		{bothModes, wantAlerts},
+		{[]string{"mode=controller", bothModes[1]}, wantAlerts},
+	} {
+		if got := alertNames(renderedRules(t, tc.sets...)); !slices.Equal(got, tc.want) {
+			t.Errorf("with %v: alerts %v, want %v", tc.sets, got, tc.want)
+		}
+	}
 }
 
 func TestAlertRules(t *testing.T) {
 	promtool(t) // fails in CI, skips elsewhere, when promtool is missing
 	dir := t.TempDir()
-	full := renderedRules(t, "prometheusRule.runbookBaseURL=https://runbooks.example.com/spot-handler")
+	full := renderedRules(t, append([]string{"prometheusRule.runbookBaseURL=https://runbooks.example.com/spot-handler"}, bothModes...)...)
 
 	var names []string
 	for _, g := range full.Groups {
@@ -200,13 +248,10 @@ func TestAlertRules(t *testing.T) {
 }
 
 func TestAlertsCanBeTurnedOff(t *testing.T) {
-	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "webhookFailing", "queueMessagesFailing"}
-	var sets []string
+	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "webhookFailing",
+		"queueMessagesFailing", "queueLag", "controllerNoLeader", "queueReceiveFailing", "lifecycleHeartbeatsFailing", "controllerDrainMissedDeadline"}
 	for _, k := range keys {
-		sets = append(sets, "prometheusRule.alerts."+k+".enabled=false")
-	}
-	for i, k := range keys {
-		g := renderedRules(t, sets[i])
+		g := renderedRules(t, append([]string{"prometheusRule.alerts." + k + ".enabled=false"}, bothModes...)...)
 		n := 0
 		for _, grp := range g.Groups {
 			n += len(grp.Rules)
@@ -233,8 +278,10 @@ func TestEveryMetricUsedIsExported(t *testing.T) {
 	for _, n := range metrics.New(reg).Names() {
 		exported[n] = true
 	}
-	// The controller's queue metrics (queue mode) register beside them.
+	// The controller's queue and lifecycle metrics (queue mode) register
+	// beside them.
 	metrics.NewQueue(reg, []string{"spot_interruption"})
+	lifecycle.NewMetrics(reg)
 	// Histograms also export _bucket, _sum and _count series.
 	histograms := map[string]bool{}
 	fams, err := reg.Gather()
@@ -259,7 +306,7 @@ func TestEveryMetricUsedIsExported(t *testing.T) {
 		return false
 	}
 	used := map[string][]string{} // metric → where
-	for _, g := range renderedRules(t).Groups {
+	for _, g := range renderedRules(t, bothModes...).Groups {
 		for _, r := range g.Rules {
 			for _, n := range metricNames(r.Expr) {
 				used[n] = append(used[n], "alert "+r.Alert)
