@@ -49,10 +49,8 @@ func spotIn(t *testing.T, in time.Duration) *testenv.AEMM {
 // cordons the node itself before its drain reads the node; neither the
 // drain's plan nor the report may call that drain resumed.
 func TestAgentFirstDrainIsNotResumed(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-first-drain"
-	spotNode(t, name, 3, 1)
+	spotTest(t, name, 3, 1)
 	aemm := spotIn(t, 90*time.Second)
 	a := startAgent(t, name, aemm.URL)
 	waitUntil(t, 60*time.Second, "drain finished", func() bool { return logEntry(a.logs(), "drain finished: node empty") != nil })
@@ -65,10 +63,8 @@ func TestAgentFirstDrainIsNotResumed(t *testing.T) {
 // resumed; the agent restarted in the same pod (same claim holder, new
 // process) plans and reports its drain as resumed.
 func TestAgentDrainResumedOnlyAfterRestart(t *testing.T) {
-	needPlane(t)
-	t.Parallel()
 	const name = "e2e-resumed-flag"
-	ns := spotNode(t, name, 4, 1)
+	ns := spotTest(t, name, 4, 1)
 	faults := plane.Faults(t)
 	held := faults.Add(testenv.Rule{Match: testenv.Match{Method: "POST", Path: "^/api/v1/namespaces/" + ns + "/pods/[^/]+/eviction$"}, Hang: true})
 	aemm := spotIn(t, 90*time.Second)
