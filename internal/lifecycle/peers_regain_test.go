@@ -21,11 +21,7 @@ func TestLeadershipLostAndRegainedKeepsTheHold(t *testing.T) {
 	const lease, interval, losses = 3 * time.Second, 2 * time.Second, 2
 	w := newWorld(t, 1, 6)
 	ctx := context.Background()
-	node := w.node(0)
-	if err := w.plane.PinnedReplicaSet(ctx, w.ns, "slow", node, 3, 20, 12*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	a := w.begin(0, "drain", lifecycle.Terminating)
+	node, a := w.heldNode("slow", 3, 20, 12*time.Second)
 	m, d := w.manager(lifecycle.DefaultConfig()), w.drainer()
 	var err error
 	var rec lifecycle.Record
@@ -64,16 +60,9 @@ func TestLeadershipLostAndRegainedKeepsTheHold(t *testing.T) {
 	if err := m.Complete(ctx, node, lifecycle.Drained); err != nil {
 		t.Fatal(err)
 	}
-	if st := w.action(a.Token); st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("moto's action: %s %s, want completed CONTINUE (timed_out: heartbeats stopped with the first leadership)", st.State, st.Result)
-	}
-	var beats []time.Time
-	for _, c := range w.calls("RecordLifecycleActionHeartbeat", a.Token) {
-		beats = append(beats, c.Time)
-	}
-	for _, c := range w.calls("CompleteLifecycleAction", a.Token) {
-		beats = append(beats, c.Time) // the hold lasts until the completion
-	}
+	w.checkCompleted(a.Token, "CONTINUE", " (timed_out: heartbeats stopped with the first leadership)")
+	// The hold lasts from the event through the heartbeats to the completion.
+	beats := append(callTimes(w.calls("RecordLifecycleActionHeartbeat", a.Token)), callTimes(w.calls("CompleteLifecycleAction", a.Token))...)
 	gap := maxGap(a.EventTime, beats)
 	t.Logf("%d leaderships lost; %d heartbeats, longest gap %v (interval %v, lease %v)", losses, len(beats), gap.Round(time.Millisecond), interval, lease)
 	if gap > interval+lease+time.Second {
