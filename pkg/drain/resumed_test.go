@@ -59,23 +59,16 @@ func TestRecorderIDIsPerDrainer(t *testing.T) {
 // Drainer of the same pod (a restarted agent), are; after Uncordon the
 // notice starts afresh.
 func TestDrainResumedOnlyWhenStartedBefore(t *testing.T) {
-	p := needPlane(t)
-	t.Parallel()
-	ctx := context.Background()
-	ns := p.NewNamespace(t)
 	const node = "drain-resumed"
-	nodeWith(t, p, ns, node, workload{name: "web", replicas: 3, grace: 1})
+	p, _ := nodeTest(t, node, workload{name: "web", replicas: 3, grace: 1})
+	ctx := context.Background()
 	samePod := func(pol *Policy) { pol.SelfNamespace, pol.SelfName = "kube-system", "spot-handler-"+node }
 	first := newDrainer(t, p, samePod)
 	req := Request{Node: node, Kind: "SpotInterruption", Action: "terminate", NoticeID: "resumed-1", Deadline: time.Now().Add(2 * time.Minute)}
 	drainOnce := func(who string, d *Drainer, want bool) {
 		t.Helper()
-		rep, err := d.Drain(ctx, req)
-		if err != nil {
-			t.Fatalf("%s: %v", who, err)
-		}
-		if !rep.Empty || rep.Resumed != want {
-			t.Errorf("%s: empty=%v resumed=%v, want empty and resumed=%v", who, rep.Empty, rep.Resumed, want)
+		if rep := drainToEmpty(t, p, d, req); rep.Resumed != want {
+			t.Errorf("%s: resumed=%v, want %v", who, rep.Resumed, want)
 		}
 	}
 	if err := first.Cordon(ctx, req); err != nil {
