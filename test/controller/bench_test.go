@@ -24,7 +24,7 @@ func BenchmarkQueueStorm(b *testing.B) {
 					names = append(names, in.node)
 				}
 				o := observe(b, e.ns, names)
-				c := startController(b, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+				c := e.controller("")
 				idle := c.rss()
 				peak, stop := sampleRSS(c)
 				b.ResetTimer()
@@ -68,7 +68,7 @@ func BenchmarkControllerIdle(b *testing.B) {
 	for range b.N {
 		e := newEnv(b, 30)
 		e.nodes(20, 0, 10, 0)
-		c := startController(b, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--queue-wait=20s")
+		c := e.controller("", "--queue-wait=20s")
 		time.Sleep(5 * time.Second)
 		req0 := c.metric("spot_handler_kube_api_requests_total")
 		b.ResetTimer()

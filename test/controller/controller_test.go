@@ -19,10 +19,9 @@ import (
 // time + 2 min), cordons, taints and drains the node, and deletes the
 // message; one Event announces the notice.
 func TestSpotWarningDrainsNode(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 3, 5, 0)[0]
+	e, in := envWithNode(t, 30, 3)
 	e.ruleToQueue("EC2 Spot Instance Interruption Warning")
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	before := time.Now().Add(-time.Second).Truncate(time.Second)
 	e.putEvent("EC2 Spot Instance Interruption Warning", fmt.Sprintf(`{"instance-id":%q,"instance-action":"terminate"}`, in.id))
 
@@ -52,11 +51,10 @@ func TestSpotWarningDrainsNode(t *testing.T) {
 // patch, the message stays on the queue; once the node carries the notice
 // record, and only then, it is deleted.
 func TestMessageDeletedOnlyAfterRecord(t *testing.T) {
-	e := newEnv(t, 3)
-	in := e.nodes(1, 1, 5, 0)[0]
+	e, in := envWithNode(t, 3, 1)
 	faults := plane.Faults(t)
 	refuse := faults.Add(testenv.Rule{Match: testenv.Match{Method: "PATCH", Path: "^/api/v1/nodes/" + in.node + "$"}, Status: 503})
-	c := startController(t, "c1", e.queueURL, faults.Kubeconfig, "--leader-elect-name", e.lease)
+	c := e.controller(faults.Kubeconfig)
 	e.send(spotEvent(in.id, time.Now()))
 	waitUntil(t, 30*time.Second, "a failed attempt", func() bool {
 		return c.metric("spot_handler_queue_messages_total", `outcome="failed"`) >= 1
@@ -87,9 +85,8 @@ func TestMessageDeletedOnlyAfterRecord(t *testing.T) {
 // node once: one notice counted, one SpotInterruption Event, every message
 // deleted; a state change to running is a counted no-op.
 func TestDuplicatesAreUpdates(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 2, 5, 0)[0]
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	e, in := envWithNode(t, 30, 2)
+	c := e.controller("")
 	body := spotEvent(in.id, time.Now())
 	e.send(body, body, body)
 	waitUntil(t, 60*time.Second, "three messages handled", func() bool {
@@ -111,8 +108,7 @@ func TestDuplicatesAreUpdates(t *testing.T) {
 // recorded a notice is not drained a second time by the controller; the
 // message is deleted and counted.
 func TestAgentDrainingNodeLeftToAgent(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 1, 5, 0)[0]
+	e, in := envWithNode(t, 30, 1)
 	deadline := time.Now().Add(2 * time.Minute).UTC().Format(time.RFC3339)
 	agentNotice := fmt.Sprintf(`{"kind":"SpotInterruption","action":"terminate","id":"SpotInterruption/terminate/%s","deadline":%q,"detected":%q}`,
 		deadline, deadline, time.Now().UTC().Format(time.RFC3339))
@@ -120,7 +116,7 @@ func TestAgentDrainingNodeLeftToAgent(t *testing.T) {
 	if _, err := plane.Client.CoreV1().Nodes().Patch(e.ctx, in.node, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	e.send(spotEvent(in.id, time.Now()))
 	waitUntil(t, 30*time.Second, "message left to the agent and deleted", func() bool {
 		return c.metric("spot_handler_queue_messages_total", `outcome="agent_draining"`) == 1 && e.inQueue() == 0
@@ -141,7 +137,7 @@ func TestUnknownInstance(t *testing.T) {
 	for _, del := range []bool{true, false} {
 		t.Run(fmt.Sprintf("delete-unknown=%v", del), func(t *testing.T) {
 			e := newEnv(t, 30)
-			c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--unknown-recheck=1s",
+			c := e.controller("", "--unknown-recheck=1s",
 				fmt.Sprintf("--delete-unknown=%v", del))
 			e.send(spotEvent("i-0123456789abcdef0", time.Now()))
 			if del {
@@ -172,7 +168,7 @@ func TestDescribeInstancesFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = plane.Client.CoreV1().Nodes().Delete(e.ctx, in.dns, metav1.DeleteOptions{}) })
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	e.send(spotEvent(in.id, time.Now()))
 	waitUntil(t, 60*time.Second, "node found by its DNS name and drained", func() bool {
 		return cordoned(e.node(in.dns)) && e.podsOn(in.dns) == 0 && e.inQueue() == 0
@@ -186,9 +182,8 @@ func TestDescribeInstancesFallback(t *testing.T) {
 // kind the controller does not handle are counted and deleted; the next
 // message is handled as usual.
 func TestMalformedAndUnknownKinds(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 1, 5, 0)[0]
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	e, in := envWithNode(t, 30, 1)
+	c := e.controller("")
 	e.send("not an event", `{"source":"aws.ec2"}`, event("EBS Snapshot Notification", "aws.ec2", time.Now(), `{"result":"succeeded"}`),
 		event("EC2 Spot Instance Interruption Warning", "aws.ec2", time.Now(), `{"instance-id":"node-1"}`))
 	waitUntil(t, 30*time.Second, "bad messages counted and deleted", func() bool {

@@ -68,6 +68,21 @@ func newEnv(t testing.TB, visibility int) *env {
 	return e
 }
 
+// controller starts the controller c1 for the env's queue and Lease,
+// against the plane (or kubeconfig, if not ""), with extra flags.
+func (e *env) controller(kubeconfig string, extra ...string) *ctrl {
+	e.t.Helper()
+	return startController(e.t, "c1", e.queueURL, kubeconfig, append([]string{"--leader-elect-name", e.lease}, extra...)...)
+}
+
+// envWithNode is newEnv(t, visibility) with one instance whose node runs
+// pods pods of 5s grace.
+func envWithNode(t testing.TB, visibility, pods int) (*env, instNode) {
+	t.Helper()
+	e := newEnv(t, visibility)
+	return e, e.nodes(1, pods, 5, 0)[0]
+}
+
 // instNode is a simulated EC2 instance and its kwok node.
 type instNode struct {
 	id, node, zone, dns string

@@ -19,7 +19,7 @@ import (
 func TestHealthScheduledChange(t *testing.T) {
 	e := newEnv(t, 30)
 	ins := e.nodes(2, 1, 5, 0)
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	start := time.Now().Add(10 * time.Minute).UTC().Truncate(time.Second)
 	detail := fmt.Sprintf(`{"eventArn":"arn:aws:health:us-east-1::event/EC2/AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED/X1","service":"EC2",`+
 		`"eventTypeCode":"AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED","eventTypeCategory":"scheduledChange","startTime":%q,`+
@@ -43,9 +43,8 @@ func TestHealthScheduledChange(t *testing.T) {
 // TestRebalanceTaints: with the default --rebalance=taint a rebalance
 // recommendation taints the node PreferNoSchedule and leaves its pods.
 func TestRebalanceTaints(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 1, 5, 0)[0]
-	startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	e, in := envWithNode(t, 30, 1)
+	e.controller("")
 	e.send(event("EC2 Instance Rebalance Recommendation", "aws.ec2", time.Now(), fmt.Sprintf(`{"instance-id":%q}`, in.id)))
 	waitUntil(t, 30*time.Second, "node tainted, message deleted", func() bool {
 		for _, tt := range e.node(in.node).Spec.Taints {
@@ -65,8 +64,7 @@ func TestRebalanceTaints(t *testing.T) {
 // drain ends with pods left and, with --out-of-service-taint, the node gets
 // node.kubernetes.io/out-of-service=nodeshutdown:NoExecute.
 func TestOutOfServiceAfterTermination(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 2, 5, 0)[0]
+	e, in := envWithNode(t, 30, 2)
 	zero := intstr.FromInt32(0)
 	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "never", Namespace: e.ns},
 		Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &zero, Selector: &metav1.LabelSelector{}}}
@@ -74,7 +72,7 @@ func TestOutOfServiceAfterTermination(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // the disruption controller computes the budget
-	startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--out-of-service-taint", "--pdb-fallback=wait")
+	e.controller("", "--out-of-service-taint", "--pdb-fallback=wait")
 	e.send(stateEvent(in.id, "terminated", time.Now()))
 	waitUntil(t, 60*time.Second, "out-of-service taint", func() bool {
 		for _, tt := range e.node(in.node).Spec.Taints {

@@ -114,7 +114,7 @@ func TestLifecycleTerminateHook(t *testing.T) {
 	e := newEnv(t, 30)
 	g := e.newGroup(1, 3)
 	node := g.node(0, 3, 10, 5*time.Second)
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	body, token := g.begin(0, "drain", lifecycle.Terminating)
 	began := time.Now()
 	e.send(body)
@@ -186,7 +186,7 @@ func wantOne(t *testing.T, c *ctrl, name string, labels ...string) {
 func TestLifecycleUnknownInstance(t *testing.T) {
 	e := newEnv(t, 30)
 	g := e.newGroup(1, 3600)
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--unknown-recheck", "1s")
+	c := e.controller("", "--unknown-recheck", "1s")
 	body, token := g.begin(0, "drain", lifecycle.Terminating)
 	e.send(body)
 	waitUntil(t, 60*time.Second, "the action no longer pending, message deleted", func() bool {
@@ -209,7 +209,7 @@ func TestLifecycleUnknownInstance(t *testing.T) {
 func TestLifecycleLaunchHook(t *testing.T) {
 	e := newEnv(t, 30)
 	g := e.newGroup(2, 3600)
-	startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--launch-timeout", "6s")
+	e.controller("", "--launch-timeout", "6s")
 	joins, joinToken := g.begin(0, "join", lifecycle.Launching)
 	never, neverToken := g.begin(1, "join", lifecycle.Launching)
 	e.send(joins, never)
@@ -239,7 +239,7 @@ func TestLifecycleDirectNotification(t *testing.T) {
 	e := newEnv(t, 30)
 	g := e.newGroup(1, 3600)
 	node := g.node(0, 2, 5, 0)
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	c := e.controller("")
 	token, err := moto.BeginLifecycleAction(g.name, "drain", g.instances[0].ID, lifecycle.Terminating)
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func TestStorm100(t *testing.T) {
 	}
 	o := observe(t, e.ns, names)
 	// 10 workers for 100 nodes: the cordon must not wait for one.
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease, "--workers=10")
+	c := e.controller("", "--workers=10")
 	r := storm(t, e, nodes, o, drain.DefaultPolicy().Margin)
 	t.Logf("100 nodes: received → cordoned p50 %v p99 %v max %v; → empty p50 %v p99 %v; slowest spare %v",
 		percentile(r.cordon, 50), percentile(r.cordon, 99), percentile(r.cordon, 100),
@@ -94,9 +94,8 @@ func TestStorm100(t *testing.T) {
 // connections hang), the controller keeps running, counts the failed
 // receives, and handles the next message once SQS is back.
 func TestSQSUnreachable30s(t *testing.T) {
-	e := newEnv(t, 30)
-	in := e.nodes(1, 1, 5, 0)[0]
-	c := startController(t, "c1", e.queueURL, "", "--leader-elect-name", e.lease)
+	e, in := envWithNode(t, 30, 1)
+	c := e.controller("")
 	if err := moto.Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +111,7 @@ func TestSQSUnreachable30s(t *testing.T) {
 	}
 	resumed = true
 	if c.exited() {
-		t.Fatalf("controller exited while SQS was unreachable: %v", c.exitErr)
+		t.Fatalf("controller exited while SQS was unreachable: %v", c.ExitErr())
 	}
 	e.send(spotEvent(in.id, time.Now()))
 	waitUntil(t, 60*time.Second, "node drained after SQS came back", func() bool {
