@@ -123,7 +123,8 @@ func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) e
 	}()
 	res, err := timeline.Follow(followCtx, plane.Client, spotNode, p)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("following the drain: %w (agent log: %s)", err, agentLog)
+		printTail("agent", agentLog, 40)
+		return fmt.Errorf("following the drain: %w", err)
 	}
 	if err := printPlacement(ctx, plane); err != nil {
 		return err
@@ -134,7 +135,8 @@ func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) e
 		<-ctx.Done()
 	}
 	if !ok {
-		return fmt.Errorf("the node was not empty in time (agent log kept in the output above)")
+		printTail("agent", agentLog, 40)
+		return fmt.Errorf("the node was not empty in time (the agent's log is above)")
 	}
 	return nil
 }

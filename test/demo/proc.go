@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,4 +38,18 @@ func startChild(what, bin string, args, env []string, logPath string) (func(), e
 		}
 		f.Close()
 	}, nil
+}
+
+// printTail prints the last n lines of a child's log, which goes with the
+// plane's folder when the demo ends.
+func printTail(what, logPath string, n int) {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	fmt.Printf("== the %s's last %d log lines (%s)\n", what, min(n, len(lines)), logPath)
+	for _, l := range lines[max(0, len(lines)-n):] {
+		fmt.Println("   " + l)
+	}
 }

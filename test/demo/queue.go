@@ -98,7 +98,8 @@ func runQueue(ctx context.Context, bin string, keep bool) error {
 	}
 	defer stopCtrl()
 	if err := waitLeader(ctx, plane, 60*time.Second); err != nil {
-		return fmt.Errorf("%w (controller log: %s)", err, ctrlLog)
+		printTail("controller", ctrlLog, 40)
+		return err
 	}
 	fmt.Printf("== spot-handler controller leading, receiving from the queue (log: %s)\n", ctrlLog)
 	fmt.Println("== timeline (+seconds from the first message sent)")
@@ -147,7 +148,8 @@ func runQueue(ctx context.Context, bin string, keep bool) error {
 		<-ctx.Done()
 	}
 	if !ok {
-		return fmt.Errorf("a node was not empty in time, or the lifecycle action not completed (controller log: %s)", ctrlLog)
+		printTail("controller", ctrlLog, 40)
+		return fmt.Errorf("a node was not empty in time, or the lifecycle action not completed (the controller's log is above)")
 	}
 	return nil
 }
