@@ -34,30 +34,26 @@ func writeStatus(w http.ResponseWriter, r Rule) {
 	_, _ = w.Write(b)
 }
 
-// reasonFor is the StatusReason the apiserver gives with code.
+// reasons are the StatusReasons the apiserver gives with these codes.
+var reasons = map[int]metav1.StatusReason{
+	http.StatusBadRequest:          metav1.StatusReasonBadRequest,
+	http.StatusForbidden:           metav1.StatusReasonForbidden,
+	http.StatusNotFound:            metav1.StatusReasonNotFound,
+	http.StatusConflict:            metav1.StatusReasonConflict,
+	http.StatusUnprocessableEntity: metav1.StatusReasonInvalid,
+	http.StatusTooManyRequests:     metav1.StatusReasonTooManyRequests,
+	http.StatusServiceUnavailable:  metav1.StatusReasonServiceUnavailable,
+	http.StatusGatewayTimeout:      metav1.StatusReasonTimeout,
+	http.StatusInternalServerError: metav1.StatusReasonInternalError,
+}
+
+// reasonFor is the StatusReason the apiserver gives with code (Unknown for
+// a code not in reasons).
 func reasonFor(code int) metav1.StatusReason {
-	switch code {
-	case http.StatusBadRequest:
-		return metav1.StatusReasonBadRequest
-	case http.StatusForbidden:
-		return metav1.StatusReasonForbidden
-	case http.StatusNotFound:
-		return metav1.StatusReasonNotFound
-	case http.StatusConflict:
-		return metav1.StatusReasonConflict
-	case http.StatusUnprocessableEntity:
-		return metav1.StatusReasonInvalid
-	case http.StatusTooManyRequests:
-		return metav1.StatusReasonTooManyRequests
-	case http.StatusServiceUnavailable:
-		return metav1.StatusReasonServiceUnavailable
-	case http.StatusGatewayTimeout:
-		return metav1.StatusReasonTimeout
-	case http.StatusInternalServerError:
-		return metav1.StatusReasonInternalError
-	default:
-		return metav1.StatusReasonUnknown
+	if r, ok := reasons[code]; ok {
+		return r
 	}
+	return metav1.StatusReasonUnknown
 }
 
 // resetConn closes the client's connection with a TCP RST, no answer.

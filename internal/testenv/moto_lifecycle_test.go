@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -18,13 +17,7 @@ import (
 // token and a bad result are ValidationErrors as in AWS; DescribeLifecycleHooks
 // is moto's own.
 func TestMotoLifecycleAdditions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts moto")
-	}
-	m := StartMoto(t)
-	m.Use(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	m, ctx := motoForTest(t)
 	asg := autoscaling.NewFromConfig(m.Config())
 	group, hook := "nodes", "drain"
 	instances, err := m.CreateGroup(ctx, group, 1)

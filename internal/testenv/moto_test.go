@@ -16,18 +16,27 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// TestMoto checks what the controller's tests rely on in moto, with the
-// SDK the controller uses: SQS's JSON protocol, EC2 instances with private
-// DNS names and zones, an EventBridge rule delivering to SQS, and a reset
-// that drops everything.
-func TestMoto(t *testing.T) {
+// motoForTest starts moto for a test (skipped under -short), resets it
+// for the test, and returns it with a context that ends after a minute or
+// with the test.
+func motoForTest(t *testing.T) (*Moto, context.Context) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts moto")
 	}
 	m := StartMoto(t)
 	m.Use(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
+	return m, ctx
+}
+
+// TestMoto checks what the controller's tests rely on in moto, with the
+// SDK the controller uses: SQS's JSON protocol, EC2 instances with private
+// DNS names and zones, an EventBridge rule delivering to SQS, and a reset
+// that drops everything.
+func TestMoto(t *testing.T) {
+	m, ctx := motoForTest(t)
 	cfg := m.Config()
 	q, eb, e := sqs.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), ec2.NewFromConfig(cfg)
 
