@@ -3,8 +3,10 @@ package controller
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 )
@@ -21,9 +23,22 @@ type actor struct {
 	marked bool
 	jobs   map[int]*job // drains submitted and not ended, by Seq
 	log    *zap.Logger
+
+	// uid is the node object the machine is about (gc.go): a node deleted
+	// and made again under the same name is a new node.
+	uid types.UID
+	// last is when the actor last applied an event (not a check); applied
+	// is true once it has applied one.
+	last    time.Time
+	applied bool
+	// users counts deliveries between get and their send (guarded by
+	// actors.mu): an actor with users never retires, so no event is sent to
+	// a stopped actor.
+	users int
 }
 
 // delivery is one event for an actor; reply, if not nil, gets the result.
+// A delivery with no event is a check: should the actor retire (gc.go)?
 type delivery struct {
 	ev    interrupt.Event
 	reply chan result
@@ -44,21 +59,52 @@ type actors struct {
 	mu  sync.Mutex
 	all map[string]*actor
 	wg  sync.WaitGroup
+	gc  gcConfig // gc.go
 }
 
+// newActors returns the leader's actors; they are checked for retirement
+// (gc.go) until ctx ends.
 func newActors(ctx context.Context, c *Controller) *actors {
-	return &actors{c: c, ctx: ctx, all: map[string]*actor{}}
+	return newActorsGC(ctx, c, defaultGC)
 }
 
-// get returns node's actor, starting it if needed.
+func newActorsGC(ctx context.Context, c *Controller, gc gcConfig) *actors {
+	as := &actors{c: c, ctx: ctx, all: map[string]*actor{}, gc: gc}
+	as.wg.Go(as.collect)
+	return as
+}
+
+// get returns node's actor, starting it if needed. A new actor does not
+// retire before it has applied an event.
 func (as *actors) get(node string) *actor {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	return as.getLocked(node)
+}
+
+// acquire is get for a send: the actor does not retire until release.
+func (as *actors) acquire(node string) *actor {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	a := as.getLocked(node)
+	a.users++
+	return a
+}
+
+// release ends acquire's hold, once the delivery is sent (or given up).
+func (as *actors) release(a *actor) {
+	as.mu.Lock()
+	a.users--
+	as.mu.Unlock()
+}
+
+func (as *actors) getLocked(node string) *actor {
 	a, ok := as.all[node]
 	if !ok {
 		a = &actor{node: node, in: make(chan delivery, 64), m: interrupt.New(as.c.cfg.machineConfig()),
-			jobs: map[int]*job{}, log: as.c.log.With(zap.String("node", node))}
+			jobs: map[int]*job{}, log: as.c.log.With(zap.String("node", node)), uid: as.c.nodeUID(node), last: as.c.clock.Now()}
 		as.all[node] = a
+		as.c.qm.NodeActors.Inc()
 		as.wg.Go(func() { as.loop(a) })
 	}
 	return a
@@ -67,11 +113,13 @@ func (as *actors) get(node string) *actor {
 // deliver hands ev to node's actor and waits for the result (or the end of
 // leadership).
 func (as *actors) deliver(node string, ev interrupt.Event) result {
-	a := as.get(node)
+	a := as.acquire(node)
 	d := delivery{ev: ev, reply: make(chan result, 1)}
 	select {
 	case a.in <- d:
+		as.release(a)
 	case <-as.ctx.Done():
+		as.release(a)
 		return result{err: as.ctx.Err()}
 	}
 	select {
@@ -84,7 +132,8 @@ func (as *actors) deliver(node string, ev interrupt.Event) result {
 
 // post hands ev to node's actor without waiting (a drain reporting its end).
 func (as *actors) post(node string, ev interrupt.Event) {
-	a := as.get(node)
+	a := as.acquire(node)
+	defer as.release(a)
 	select {
 	case a.in <- delivery{ev: ev}:
 	case <-as.ctx.Done():
@@ -105,11 +154,19 @@ func (as *actors) loop(a *actor) {
 	for {
 		select {
 		case <-as.ctx.Done():
+			as.forget(a)
 			return
 		case d := <-a.in:
-			r := as.apply(a, d.ev)
-			if d.reply != nil {
-				d.reply <- r
+			if d.ev != nil {
+				as.renew(a) // gc.go
+				r := as.apply(a, d.ev)
+				a.last, a.applied = as.c.clock.Now(), true
+				if d.reply != nil {
+					d.reply <- r
+				}
+			}
+			if as.retire(a) { // gc.go
+				return
 			}
 		}
 	}

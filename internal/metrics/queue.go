@@ -58,6 +58,10 @@ type Queue struct {
 	DrainsWaiting prometheus.Gauge
 	// Leader is 1 while this replica is the leader.
 	Leader prometheus.Gauge
+	// NodeActors is the number of nodes the leader keeps a notice state
+	// machine for: nodes with a notice, until they are gone (or idle) and
+	// no drain runs.
+	NodeActors prometheus.Gauge
 }
 
 // NewQueue creates the controller's queue metrics and registers them on
@@ -80,8 +84,10 @@ func NewQueue(reg prometheus.Registerer, types []string) *Queue {
 			Help: "Cordoned nodes waiting for a drain worker (most urgent deadline first)."}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "leader",
 			Help: "1 while this controller replica is the leader and receives messages, else 0."}),
+		NodeActors: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "node_actors",
+			Help: "Nodes the leader keeps a notice state machine for (each had a notice; forgotten once the node is gone, or idle, and no drain runs)."}),
 	}
-	reg.MustRegister(q.Messages, q.MessageAge, q.ReceiveErrors, q.Lookups, q.DrainsInFlight, q.DrainsWaiting, q.Leader)
+	reg.MustRegister(q.Messages, q.MessageAge, q.ReceiveErrors, q.Lookups, q.DrainsInFlight, q.DrainsWaiting, q.Leader, q.NodeActors)
 	for _, t := range types {
 		for _, o := range QueueOutcomes {
 			q.Messages.WithLabelValues(t, o)

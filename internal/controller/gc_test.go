@@ -1,0 +1,212 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/pkg/drain"
+)
+
+// Pure units of the actors' garbage collection: a fake clientset stands in
+// for the API (test/controller/gc_test.go proves it on the real plane).
+
+var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// gcRig is a controller with a running node index over a fake clientset,
+// a fake clock and a pool with no workers until started.
+type gcRig struct {
+	t    *testing.T
+	c    *Controller
+	kube *fake.Clientset
+	clk  *clocktesting.FakeClock
+	as   *actors
+	ctx  context.Context
+}
+
+func newGCRig(t *testing.T, cordonOnly bool, nodes ...string) *gcRig {
+	t.Helper()
+	kube := fake.NewClientset()
+	for i, n := range nodes {
+		if _, err := kube.CoreV1().Nodes().Create(context.Background(), gcNode(n, i), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := clocktesting.NewFakeClock(t0)
+	reg := prometheus.NewRegistry()
+	cfg := Config{QueueURL: "https://sqs.example/q", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
+		Maintenance: interrupt.DrainNode, Workers: 1, CordonOnly: cordonOnly}
+	c, err := New(cfg, Deps{Kube: kube, Registry: reg, Metrics: metrics.New(reg), Queue: metrics.NewQueue(reg, nil),
+		Logger: zap.NewNop(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.inf.Run(ctx.Done()); close(done) }()
+	if !cache.WaitForCacheSync(ctx.Done(), c.inf.HasSynced) {
+		t.Fatal("node index never synced")
+	}
+	c.pool = newPool(nil)
+	r := &gcRig{t: t, c: c, kube: kube, clk: clk, ctx: ctx}
+	r.as = newActors(ctx, c)
+	t.Cleanup(func() {
+		cancel()
+		r.as.wait()
+		c.pool.stop()
+		<-done
+	})
+	return r
+}
+
+func gcNode(name string, gen int) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(fmt.Sprintf("%s-uid-%d", name, gen))},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-" + name}}
+}
+
+func spotNotice(node, id string) interrupt.Notice {
+	return interrupt.Notice{Kind: interrupt.SpotInterruption, ID: "sqs/spot/" + id, Action: "terminate", Deadline: t0.Add(2 * time.Minute),
+		Detected: t0, Source: interrupt.SourceQueue, Data: map[string]string{"instance": "i-" + node}}
+}
+
+// actorCount is the number of actors the leader keeps.
+func (r *gcRig) actorCount() int {
+	r.as.mu.Lock()
+	defer r.as.mu.Unlock()
+	return len(r.as.all)
+}
+
+// waitCount waits (in real time: the actors' goroutines and the index run
+// on their own) until there are want actors.
+func (r *gcRig) waitCount(want int, why string) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.actorCount() != want {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: %d node actors, want %d", why, r.actorCount(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *gcRig) deleteNode(name string) {
+	r.t.Helper()
+	if err := r.kube.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.waitIndex(name, false)
+}
+
+func (r *gcRig) waitIndex(name string, present bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, ok, _ := r.c.inf.GetIndexer().GetByKey(name)
+		if ok == present {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("node %s never %s the index", name, map[bool]string{true: "in", false: "gone from"}[present])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *gcRig) unschedulable(name string) bool {
+	r.t.Helper()
+	n, err := r.kube.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n.Spec.Unschedulable
+}
+
+// TestActorsRetireWhenNodesGo: an actor per node with a notice; once the
+// nodes are deleted the count returns to 0, and a node made again under
+// the same name is a new node: its notice cordons it again.
+func TestActorsRetireWhenNodesGo(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3"}
+	r := newGCRig(t, true, nodes...)
+	for _, n := range nodes {
+		if res := r.as.deliver(n, interrupt.Received{Notice: spotNotice(n, n+"-1")}); !res.durable {
+			t.Fatalf("notice for %s not durable: %v", n, res.err)
+		}
+	}
+	r.waitCount(len(nodes), "one actor per node with a notice")
+	for _, n := range nodes {
+		r.deleteNode(n)
+	}
+	r.waitCount(0, "after every node was deleted")
+
+	if _, err := r.kube.CoreV1().Nodes().Create(context.Background(), gcNode("n1", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitIndex("n1", true)
+	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "n1-2")}); !res.durable {
+		t.Fatalf("notice for the new n1 not durable: %v", res.err)
+	}
+	if !r.unschedulable("n1") {
+		t.Fatal("the new n1 was not cordoned: its notice was taken for an update of the old node's")
+	}
+	r.waitCount(1, "the new n1's actor")
+}
+
+// TestActorWaitsForItsDrain: a node deleted while its drain is queued
+// keeps its actor until the drain has ended.
+func TestActorWaitsForItsDrain(t *testing.T) {
+	r := newGCRig(t, false, "n1")
+	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "a")}); !res.durable {
+		t.Fatalf("notice not durable: %v", res.err)
+	}
+	r.deleteNode("n1")
+	r.as.check("n1")
+	time.Sleep(200 * time.Millisecond)
+	if got := r.actorCount(); got != 1 {
+		t.Fatalf("%d actors while the node's drain waits for a worker, want 1", got)
+	}
+	r.c.pool.mu.Lock()
+	for _, j := range r.c.pool.queue {
+		j.cancel() // the drain ends at once (stopped) when a worker takes it
+	}
+	r.c.pool.mu.Unlock()
+	r.c.pool.start(1)
+	r.waitCount(0, "after the drain ended")
+}
+
+// TestIdleActorRetires: a taint-only notice withdrawn leaves the machine
+// idle with nothing in force; it retires after the idle time, and a
+// later notice starts a new actor.
+func TestIdleActorRetires(t *testing.T) {
+	r := newGCRig(t, true, "n1")
+	rb := interrupt.Notice{Kind: interrupt.RebalanceRecommendation, ID: "sqs/rebalance/1", Detected: t0, Source: interrupt.SourceQueue}
+	for _, ev := range []interrupt.Event{interrupt.Received{Notice: rb}, interrupt.Withdrawn{Notice: rb}} {
+		if res := r.as.deliver("n1", ev); res.err != nil {
+			t.Fatalf("%T: %v", ev, res.err)
+		}
+	}
+	r.waitCount(1, "right after the notice")
+	for range 11 {
+		r.clk.Step(time.Minute)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.waitCount(0, "after 11 idle minutes")
+	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "b")}); !res.durable {
+		t.Fatalf("a later notice: %v", res.err)
+	}
+	if !r.unschedulable("n1") {
+		t.Fatal("a later notice did not cordon the node")
+	}
+	r.waitCount(1, "the later notice's actor")
+}
