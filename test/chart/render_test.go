@@ -238,17 +238,7 @@ func TestTemplateAllFeatures(t *testing.T) {
 	}
 	// The webhook URL comes from the Secret as a file, the template from the chart's ConfigMap.
 	spec := ds.Spec.Template.Spec
-	mounts := map[string]string{}
-	for _, m := range spec.Containers[0].VolumeMounts {
-		mounts[m.Name] = m.MountPath
-		if !m.ReadOnly {
-			t.Errorf("volume %s is mounted read-write", m.Name)
-		}
-	}
-	vols := map[string]corev1.Volume{}
-	for _, v := range spec.Volumes {
-		vols[v.Name] = v
-	}
+	mounts, vols := mountsOf(t, spec)
 	if s := vols["webhook-url"].Secret; s == nil || s.SecretName != "spot-handler-webhook" || len(s.Items) != 1 || s.Items[0].Key != "slack-url" ||
 		filepath.Join(mounts["webhook-url"], s.Items[0].Path) != args["webhook-url-file"] {
 		t.Errorf("webhook URL volume %+v mounted at %q, --webhook-url-file=%s: want the Secret's key at that path", vols["webhook-url"], mounts["webhook-url"], args["webhook-url-file"])
