@@ -28,7 +28,7 @@ var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 // gcRig is a controller with a running node index over a fake clientset,
 // a fake clock and a pool with no workers until started.
 type gcRig struct {
-	t    *testing.T
+	t    testing.TB
 	c    *Controller
 	kube *fake.Clientset
 	clk  *clocktesting.FakeClock
@@ -36,7 +36,7 @@ type gcRig struct {
 	ctx  context.Context
 }
 
-func newGCRig(t *testing.T, cordonOnly bool, nodes ...string) *gcRig {
+func newGCRig(t testing.TB, cordonOnly bool, nodes ...string) *gcRig {
 	t.Helper()
 	kube := fake.NewClientset()
 	for i, n := range nodes {
