@@ -2,16 +2,14 @@ package agent
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
+
+	"github.com/spot-handler/spot-handler/internal/webhook/webhooktest"
 )
 
 // TestDryRunIsNoFailure (issue #12, case 1): a dry-run drain ends as
@@ -19,14 +17,7 @@ import (
 // --dry-run-webhook posts one that says dry-run.
 func TestDryRunIsNoFailure(t *testing.T) {
 	for _, withHook := range []bool{false, true} {
-		var mu sync.Mutex
-		var bodies []string
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			mu.Lock()
-			bodies = append(bodies, string(b))
-			mu.Unlock()
-		}))
+		srv := webhooktest.New(t)
 		f := &fakeActor{dry: true}
 		ta := newTestAgent(t, f, true)
 		hook, err := newWebhook(srv.URL, "", nil, ta.m, zap.NewNop())
@@ -41,7 +32,7 @@ func TestDryRunIsNoFailure(t *testing.T) {
 		ta.apply(context.Background(), fromIMDS(spot("a", 2*time.Minute)))
 		ta.settle()
 		hook.Wait()
-		srv.Close()
+		bodies := srv.Bodies()
 		if v := testutil.ToFloat64(ta.m.MissedDeadline); v != 0 {
 			t.Errorf("webhook=%v: missed deadline = %v, want 0", withHook, v)
 		}

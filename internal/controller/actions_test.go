@@ -1,11 +1,7 @@
 package controller
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/zap"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/webhook"
+	"github.com/spot-handler/spot-handler/internal/webhook/webhooktest"
 	"github.com/spot-handler/spot-handler/pkg/imds"
 )
 
@@ -56,15 +53,7 @@ func TestIdentity(t *testing.T) {
 // TestNotifyDryRun: a dry run posts nothing unless DryRunWebhook, and then
 // marks the post dry-run; the node and instance are filled in.
 func TestNotifyDryRun(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer srv.Close()
+	srv := webhooktest.New(t)
 	for _, tc := range []struct {
 		name            string
 		dryRun, dryHook bool
@@ -75,9 +64,7 @@ func TestNotifyDryRun(t *testing.T) {
 		{"dry run with --dry-run-webhook", true, true, "dry-run notice n1 i-0aaa true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			bodies = nil
-			mu.Unlock()
+			srv.Reset()
 			c := indexed(t)
 			c.cfg.DryRun, c.cfg.DryRunWebhook = tc.dryRun, tc.dryHook
 			hook, err := webhook.New(webhook.Config{URL: srv.URL, Template: "{{ .Event }} {{ .Node }} {{ .Identity.InstanceID }} {{ .DryRun }}"})
@@ -88,9 +75,7 @@ func TestNotifyDryRun(t *testing.T) {
 			n := interrupt.Notice{Kind: interrupt.SpotInterruption, Data: map[string]string{"instance": "i-0aaa"}}
 			c.notify("n1", n, webhook.Data{Event: interrupt.HookNotice, Kind: string(n.Kind)})
 			hook.Wait()
-			mu.Lock()
-			defer mu.Unlock()
-			if got := strings.Join(bodies, "|"); got != tc.want {
+			if got := strings.Join(srv.Bodies(), "|"); got != tc.want {
 				t.Errorf("posted %q, want %q", got, tc.want)
 			}
 		})

@@ -273,17 +273,7 @@ func TestControllerWebhook(t *testing.T) {
 			if args["dry-run-webhook"] != "true" {
 				t.Errorf("--dry-run-webhook=%q, want true", args["dry-run-webhook"])
 			}
-			mounts := map[string]string{}
-			for _, m := range spec.Containers[0].VolumeMounts {
-				mounts[m.Name] = m.MountPath
-				if !m.ReadOnly {
-					t.Errorf("volume %s is mounted read-write", m.Name)
-				}
-			}
-			vols := map[string]corev1.Volume{}
-			for _, v := range spec.Volumes {
-				vols[v.Name] = v
-			}
+			mounts, vols := mountsOf(t, spec)
 			if sec := vols["webhook-url"].Secret; sec == nil || sec.SecretName != "ctl-hook" || len(sec.Items) != 1 || sec.Items[0].Key != "slack-url" ||
 				mounts["webhook-url"]+"/"+sec.Items[0].Path != args["webhook-url-file"] {
 				t.Errorf("webhook URL volume %+v mounted at %q, --webhook-url-file=%s: want Secret ctl-hook's key slack-url at that path",
