@@ -130,13 +130,19 @@ func run(ctx context.Context, agentBin string, delay time.Duration, keep bool) e
 		return err
 	}
 	ok := timeline.Verdict(p, res, 15*time.Second)
+	return finish(ctx, plane.Kubeconfig, keep, ok, "agent", agentLog, "the node was not empty in time (the agent's log is above)")
+}
+
+// finish ends a demo: with keep, it leaves the plane up until ctx ends;
+// if the verdict failed, it prints the tail of who's log and returns why.
+func finish(ctx context.Context, kubeconfig string, keep, ok bool, who, log, why string) error {
 	if keep {
-		fmt.Printf("== the plane stays up: KUBECONFIG=%s kubectl get nodes,pods -A; Ctrl-C to stop\n", plane.Kubeconfig)
+		fmt.Printf("== the plane stays up: KUBECONFIG=%s kubectl get nodes,pods -A; Ctrl-C to stop\n", kubeconfig)
 		<-ctx.Done()
 	}
 	if !ok {
-		printTail("agent", agentLog, 40)
-		return fmt.Errorf("the node was not empty in time (the agent's log is above)")
+		printTail(who, log, 40)
+		return errors.New(why)
 	}
 	return nil
 }

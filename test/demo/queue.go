@@ -143,15 +143,8 @@ func runQueue(ctx context.Context, bin string, keep bool) error {
 	if ok {
 		all.Line(time.Now(), "VERDICT: OK — both nodes empty before their deadline minus the %v margin; the scale-in went ahead as soon as its node was empty", margin)
 	}
-	if keep {
-		fmt.Printf("== the plane stays up: KUBECONFIG=%s kubectl get nodes,pods -A; Ctrl-C to stop\n", plane.Kubeconfig)
-		<-ctx.Done()
-	}
-	if !ok {
-		printTail("controller", ctrlLog, 40)
-		return fmt.Errorf("a node was not empty in time, or the lifecycle action not completed (the controller's log is above)")
-	}
-	return nil
+	return finish(ctx, plane.Kubeconfig, keep, ok, "controller", ctrlLog,
+		"a node was not empty in time, or the lifecycle action not completed (the controller's log is above)")
 }
 
 // queueWorld is the demo's queue and Auto Scaling group in moto.
