@@ -12,7 +12,7 @@ import (
 )
 
 // An actor retires (its goroutine ends, its machine is dropped) once it has
-// nothing left to do and no drain of its runs:
+// nothing left to do and no drain of its runs or is still to report:
 //   - its node object is gone from the node index (or was made again under
 //     the same name: another UID), or
 //   - its machine is idle with no notice in force and had no event for
@@ -46,26 +46,50 @@ func (c *Controller) nodeUID(node string) types.UID {
 }
 
 // renew runs on a's goroutine before an event: if the node was deleted and
-// made again under the same name and no drain runs, the new node starts
-// afresh (a new machine: its notices are not updates of the old node's).
-func (as *actors) renew(a *actor) {
+// made again under the same name, the new node starts afresh (a new
+// machine: its notices are not updates of the old node's). A drain of the
+// old node still queued or running is canceled (the new machine drains the
+// new node); its end, when reported, is dropped as stale, never taken for
+// the end of the new machine's drain of the same Seq.
+func (as *actors) renew(a *actor, ev interrupt.Event) {
+	if _, ok := ev.(interrupt.DrainEnded); ok {
+		return
+	}
 	uid := as.c.nodeUID(a.node)
 	switch {
 	case uid == "" || uid == a.uid:
+		return
 	case a.uid == "":
 		a.uid = uid
-	case len(a.jobs) == 0:
-		a.log.Info("node made again under the same name: its notices start afresh", zap.String("old_uid", string(a.uid)),
-			zap.String("uid", string(uid)))
-		a.m, a.marked, a.uid = interrupt.New(as.c.cfg.machineConfig()), false, uid
+		return
 	}
+	a.log.Info("node made again under the same name: its notices start afresh", zap.String("old_uid", string(a.uid)),
+		zap.String("uid", string(uid)), zap.Int("old_drains_stopped", len(a.jobs)))
+	for seq, j := range a.jobs {
+		j.cancel()
+		a.stale[seq]++
+		delete(a.jobs, seq)
+	}
+	a.m, a.marked, a.uid = interrupt.New(as.c.cfg.machineConfig()), false, uid
+}
+
+// staleEnd reports whether e ends a drain of a node made again since
+// (renew), and forgets it if so.
+func (a *actor) staleEnd(e interrupt.DrainEnded) bool {
+	if a.stale[e.Seq] == 0 {
+		return false
+	}
+	if a.stale[e.Seq]--; a.stale[e.Seq] == 0 {
+		delete(a.stale, e.Seq)
+	}
+	return true
 }
 
 // retire runs on a's goroutine after each delivery: it reports whether a
 // has nothing left to do and, if so, forgets it so the next event for the
 // node starts a new actor.
 func (as *actors) retire(a *actor) bool {
-	if !a.applied || len(a.jobs) > 0 {
+	if !a.applied || len(a.jobs) > 0 || len(a.stale) > 0 {
 		return false
 	}
 	uid := as.c.nodeUID(a.node)

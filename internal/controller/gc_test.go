@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"testing"
@@ -64,6 +65,7 @@ func newGCRig(t testing.TB, cordonOnly bool, nodes ...string) *gcRig {
 	r.as = newActors(ctx, c)
 	t.Cleanup(func() {
 		cancel()
+		c.pool.start(1) // the drains still queued end at once (canceled)
 		r.as.wait()
 		c.pool.stop()
 		<-done
@@ -133,6 +135,22 @@ func (r *gcRig) unschedulable(name string) bool {
 	return n.Spec.Unschedulable
 }
 
+// madeAgain creates node again (another UID), gives it a new notice and
+// checks the notice cordoned it: not taken for an update of the old node's.
+func (r *gcRig) madeAgain(node string) {
+	r.t.Helper()
+	if _, err := r.kube.CoreV1().Nodes().Create(context.Background(), gcNode(node, 1), metav1.CreateOptions{}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.waitIndex(node, true)
+	if res := r.as.deliver(node, interrupt.Received{Notice: spotNotice(node, node+"-again")}); !res.durable {
+		r.t.Fatalf("the new %s's notice not durable: %v", node, res.err)
+	}
+	if !r.unschedulable(node) {
+		r.t.Fatalf("the new %s was not cordoned: its notice was taken for an update of the old node's", node)
+	}
+}
+
 // TestActorsRetireWhenNodesGo: an actor per node with a notice; once the
 // nodes are deleted the count returns to 0, and a node made again under
 // the same name is a new node: its notice cordons it again.
@@ -150,16 +168,7 @@ func TestActorsRetireWhenNodesGo(t *testing.T) {
 	}
 	r.waitCount(0, "after every node was deleted")
 
-	if _, err := r.kube.CoreV1().Nodes().Create(context.Background(), gcNode("n1", 1), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r.waitIndex("n1", true)
-	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "n1-2")}); !res.durable {
-		t.Fatalf("notice for the new n1 not durable: %v", res.err)
-	}
-	if !r.unschedulable("n1") {
-		t.Fatal("the new n1 was not cordoned: its notice was taken for an update of the old node's")
-	}
+	r.madeAgain("n1")
 	r.waitCount(1, "the new n1's actor")
 }
 
@@ -209,4 +218,50 @@ func TestIdleActorRetires(t *testing.T) {
 		t.Fatal("a later notice did not cordon the node")
 	}
 	r.waitCount(1, "the later notice's actor")
+}
+
+// TestNodeMadeAgainWhileDrainQueued: a node deleted and made again under
+// the same name while its old drain still waits for a worker: the new
+// node's notice is not an update of the old one's (it cordons the new
+// node), the old drain is canceled, and its end, reported later, does not
+// end the new node's drain of the same Seq.
+func TestNodeMadeAgainWhileDrainQueued(t *testing.T) {
+	r := newGCRig(t, false, "n1")
+	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "old")}); !res.durable {
+		t.Fatalf("notice not durable: %v", res.err)
+	}
+	r.deleteNode("n1")
+	r.madeAgain("n1")
+	r.c.pool.mu.Lock()
+	queued := append(jobHeap(nil), r.c.pool.queue...)
+	r.c.pool.queue = nil
+	r.c.pool.mu.Unlock()
+	var old, fresh *job
+	for _, j := range queued {
+		if j.ctx.Err() != nil {
+			old = j
+		} else {
+			fresh = j
+		}
+	}
+	if len(queued) != 2 || old == nil || fresh == nil {
+		r.c.pool.mu.Lock()
+		for _, j := range queued {
+			heap.Push(&r.c.pool.queue, j)
+		}
+		r.c.pool.mu.Unlock()
+		t.Fatalf("%d drains queued, want the old one canceled and the new one not", len(queued))
+	}
+	// The old drain ends (stopped); taken for the new drain's end, it would
+	// leave the actor nothing to wait for once the node is gone.
+	r.c.pool.finish(old)
+	r.deleteNode("n1")
+	r.as.check("n1")
+	time.Sleep(200 * time.Millisecond)
+	if got := r.actorCount(); got != 1 {
+		t.Fatalf("%d actors after the old drain's end, want 1: the new drain has not ended", got)
+	}
+	fresh.cancel()
+	r.c.pool.finish(fresh)
+	r.waitCount(0, "after the new drain ended too")
 }

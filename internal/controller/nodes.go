@@ -23,6 +23,9 @@ type actor struct {
 	marked bool
 	jobs   map[int]*job // drains submitted and not ended, by Seq
 	log    *zap.Logger
+	// stale counts, by Seq, drains of a node made again since whose end is
+	// still to come (gc.go).
+	stale map[int]int
 
 	// uid is the node object the machine is about (gc.go): a node deleted
 	// and made again under the same name is a new node.
@@ -100,9 +103,14 @@ func (as *actors) release(a *actor) {
 
 func (as *actors) getLocked(node string) *actor {
 	a, ok := as.all[node]
+	if !ok && as.ctx.Err() != nil {
+		// Leadership is over: start nothing (a drain reporting its end
+		// while stopping). Sends to this actor go nowhere, as before.
+		return &actor{node: node, in: make(chan delivery, 1), m: interrupt.New(as.c.cfg.machineConfig()), jobs: map[int]*job{}}
+	}
 	if !ok {
 		a = &actor{node: node, in: make(chan delivery, 64), m: interrupt.New(as.c.cfg.machineConfig()),
-			jobs: map[int]*job{}, log: as.c.log.With(zap.String("node", node)), uid: as.c.nodeUID(node), last: as.c.clock.Now()}
+			jobs: map[int]*job{}, stale: map[int]int{}, log: as.c.log.With(zap.String("node", node)), uid: as.c.nodeUID(node), last: as.c.clock.Now()}
 		as.all[node] = a
 		as.c.qm.NodeActors.Inc()
 		as.wg.Go(func() { as.loop(a) })
@@ -158,7 +166,7 @@ func (as *actors) loop(a *actor) {
 			return
 		case d := <-a.in:
 			if d.ev != nil {
-				as.renew(a) // gc.go
+				as.renew(a, d.ev) // gc.go
 				r := as.apply(a, d.ev)
 				a.last, a.applied = as.c.clock.Now(), true
 				if d.reply != nil {
@@ -183,6 +191,9 @@ func (as *actors) apply(a *actor, ev interrupt.Event) (r result) {
 		}
 	}()
 	if e, ok := ev.(interrupt.DrainEnded); ok {
+		if a.staleEnd(e) { // gc.go
+			return result{durable: true}
+		}
 		delete(a.jobs, e.Seq)
 	}
 	now := as.c.clock.Now()
