@@ -66,7 +66,13 @@ type resolver struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+	// prune is the cache size at which expired answers are dropped next
+	// (0 = minPrune): instances come and go, their answers must not stay.
+	prune int
 }
+
+// minPrune is the smallest cache size that is pruned.
+const minPrune = 256
 
 type cached struct {
 	dns string // "" = not found
@@ -119,7 +125,7 @@ func (r *resolver) privateDNS(ctx context.Context, instance string) (string, err
 	r.mu.Lock()
 	c, ok := r.cache[instance]
 	r.mu.Unlock()
-	if ok && (c.dns != "" && now.Sub(c.at) < positiveTTL || c.dns == "" && now.Sub(c.at) < negativeTTL) {
+	if ok && c.fresh(now) {
 		return c.dns, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -141,6 +147,28 @@ func (r *resolver) privateDNS(ctx context.Context, instance string) (string, err
 	}
 	r.mu.Lock()
 	r.cache[instance] = cached{dns: dns, at: now}
+	if len(r.cache) >= max(r.prune, minPrune) {
+		r.pruneLocked(now)
+	}
 	r.mu.Unlock()
 	return dns, nil
+}
+
+// fresh reports whether c is still an answer at now.
+func (c cached) fresh(now time.Time) bool {
+	if c.dns != "" {
+		return now.Sub(c.at) < positiveTTL
+	}
+	return now.Sub(c.at) < negativeTTL
+}
+
+// pruneLocked drops the expired answers; the next prune comes when the
+// cache has doubled, so the work is constant per lookup on average.
+func (r *resolver) pruneLocked(now time.Time) {
+	for id, c := range r.cache {
+		if !c.fresh(now) {
+			delete(r.cache, id)
+		}
+	}
+	r.prune = 2 * len(r.cache)
 }
