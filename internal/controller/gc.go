@@ -136,13 +136,6 @@ func (as *actors) check(node string) {
 	}
 }
 
-// count returns the number of actors.
-func (as *actors) count() int {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	return len(as.all)
-}
-
 // collect checks an actor when its node is deleted (or made again), and
 // every actor each sweep, until the leader's context ends.
 func (as *actors) collect() {
