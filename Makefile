@@ -40,7 +40,7 @@ test-unit: ## only the tests that need no peer
 
 bench: tools ## print the performance table (real plane, AEMM, agent binary); about 15 minutes
 	$(GO) test -run '^$$' -bench 'PollCycle|LoadAndRankRegion' -benchmem ./pkg/imds ./pkg/advisor | tee bench.out
-	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/testenv ./pkg/imds ./pkg/drain ./internal/lifecycle ./test/bench ./test/controller | grep -v PollCycle | tee -a bench.out
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/testenv ./pkg/imds ./pkg/drain ./internal/lifecycle ./internal/controller ./test/bench ./test/controller | grep -v PollCycle | tee -a bench.out
 	$(GO) run ./test/benchtable < bench.out | tee bench.md
 
 lint: ## gofmt, go vet, staticcheck

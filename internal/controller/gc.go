@@ -105,6 +105,7 @@ func (as *actors) retire(a *actor) bool {
 	}
 	as.forgetLocked(a)
 	as.mu.Unlock()
+	as.c.lc.forget(a.node)
 	a.log.Debug("node actor retired: nothing left to do", zap.Bool("node_gone", gone), zap.Bool("idle", idle))
 	return true
 }

@@ -265,3 +265,37 @@ func TestNodeMadeAgainWhileDrainQueued(t *testing.T) {
 	r.c.pool.finish(fresh)
 	r.waitCount(0, "after the new drain ended too")
 }
+
+// TestRetiredActorForgetsItsLastDrain: with lifecycle hooks wired, how each
+// node's last drain ended is remembered for its termination action; once
+// the node is gone and its actor retired, that memory goes too (before,
+// it grew by one entry per drained node for the whole leadership).
+func TestRetiredActorForgetsItsLastDrain(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3"}
+	r := newGCRig(t, true, nodes...)
+	lc := &lifecycles{pending: map[string]bool{}, last: map[string]interrupt.Outcome{}}
+	r.c.lc = lc
+	remembered := func() int {
+		lc.mu.Lock()
+		defer lc.mu.Unlock()
+		return len(lc.last)
+	}
+	for _, n := range nodes {
+		if res := r.as.deliver(n, interrupt.Received{Notice: spotNotice(n, n+"-1")}); !res.durable {
+			t.Fatalf("notice for %s not durable: %v", n, res.err)
+		}
+	}
+	r.c.pool.start(1)
+	for deadline := time.Now().Add(10 * time.Second); remembered() != len(nodes); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d drains' ends remembered, want %d", remembered(), len(nodes))
+		}
+	}
+	for _, n := range nodes {
+		r.deleteNode(n)
+	}
+	r.waitCount(0, "after every node was deleted")
+	if n := remembered(); n != 0 {
+		t.Errorf("%d drains' ends still remembered after their nodes' actors retired, want 0", n)
+	}
+}

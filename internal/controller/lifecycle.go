@@ -215,6 +215,20 @@ func (c *Controller) terminate(ctx context.Context, as *actors, n queue.Notice, 
 	return metrics.QueueHandled, true
 }
 
+// forget drops what l remembers of node's last drain when its actor
+// retires (node gone, or idle with nothing in force), unless a termination
+// action still waits for it; a nil l has nothing to forget.
+func (l *lifecycles) forget(node string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.pending[node] {
+		delete(l.last, node)
+	}
+}
+
 // afterDrain runs on a's goroutine after each event: it remembers how the
 // node's drain ended and, once the node is drained (no drain running), completes the
 // termination action waiting for it: at once if the node is empty, at the
