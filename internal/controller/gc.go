@@ -100,8 +100,11 @@ func (as *actors) retire(a *actor) bool {
 	}
 	as.mu.Lock()
 	if a.users > 0 || len(a.in) > 0 {
+		// An event is on its way: handle it first. A sender that already
+		// sent (and whose event this was) checks again when it releases.
+		a.recheck = a.recheck || a.users > 0
 		as.mu.Unlock()
-		return false // an event is on its way: handle it first
+		return false
 	}
 	as.forgetLocked(a)
 	as.mu.Unlock()

@@ -83,6 +83,15 @@ func spotNotice(node, id string) interrupt.Notice {
 		Detected: t0, Source: interrupt.SourceQueue, Data: map[string]string{"instance": "i-" + node}}
 }
 
+// spot delivers a Spot notice with id for node and fails the test unless
+// the notice is durable (recorded on the node).
+func (r *gcRig) spot(node, id string) {
+	r.t.Helper()
+	if res := r.as.deliver(node, interrupt.Received{Notice: spotNotice(node, id)}); !res.durable {
+		r.t.Fatalf("notice %s for %s not durable: %v", id, node, res.err)
+	}
+}
+
 // actorCount is the number of actors the leader keeps.
 func (r *gcRig) actorCount() int {
 	r.as.mu.Lock()
@@ -143,9 +152,7 @@ func (r *gcRig) madeAgain(node string) {
 		r.t.Fatal(err)
 	}
 	r.waitIndex(node, true)
-	if res := r.as.deliver(node, interrupt.Received{Notice: spotNotice(node, node+"-again")}); !res.durable {
-		r.t.Fatalf("the new %s's notice not durable: %v", node, res.err)
-	}
+	r.spot(node, node+"-again")
 	if !r.unschedulable(node) {
 		r.t.Fatalf("the new %s was not cordoned: its notice was taken for an update of the old node's", node)
 	}
@@ -158,9 +165,7 @@ func TestActorsRetireWhenNodesGo(t *testing.T) {
 	nodes := []string{"n1", "n2", "n3"}
 	r := newGCRig(t, true, nodes...)
 	for _, n := range nodes {
-		if res := r.as.deliver(n, interrupt.Received{Notice: spotNotice(n, n+"-1")}); !res.durable {
-			t.Fatalf("notice for %s not durable: %v", n, res.err)
-		}
+		r.spot(n, n+"-1")
 	}
 	r.waitCount(len(nodes), "one actor per node with a notice")
 	for _, n := range nodes {
@@ -176,9 +181,7 @@ func TestActorsRetireWhenNodesGo(t *testing.T) {
 // keeps its actor until the drain has ended.
 func TestActorWaitsForItsDrain(t *testing.T) {
 	r := newGCRig(t, false, "n1")
-	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "a")}); !res.durable {
-		t.Fatalf("notice not durable: %v", res.err)
-	}
+	r.spot("n1", "a")
 	r.deleteNode("n1")
 	r.as.check("n1")
 	time.Sleep(200 * time.Millisecond)
@@ -211,9 +214,7 @@ func TestIdleActorRetires(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.waitCount(0, "after 11 idle minutes")
-	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "b")}); !res.durable {
-		t.Fatalf("a later notice: %v", res.err)
-	}
+	r.spot("n1", "b")
 	if !r.unschedulable("n1") {
 		t.Fatal("a later notice did not cordon the node")
 	}
@@ -227,9 +228,7 @@ func TestIdleActorRetires(t *testing.T) {
 // end the new node's drain of the same Seq.
 func TestNodeMadeAgainWhileDrainQueued(t *testing.T) {
 	r := newGCRig(t, false, "n1")
-	if res := r.as.deliver("n1", interrupt.Received{Notice: spotNotice("n1", "old")}); !res.durable {
-		t.Fatalf("notice not durable: %v", res.err)
-	}
+	r.spot("n1", "old")
 	r.deleteNode("n1")
 	r.madeAgain("n1")
 	r.c.pool.mu.Lock()
@@ -281,9 +280,7 @@ func TestRetiredActorForgetsItsLastDrain(t *testing.T) {
 		return len(lc.last)
 	}
 	for _, n := range nodes {
-		if res := r.as.deliver(n, interrupt.Received{Notice: spotNotice(n, n+"-1")}); !res.durable {
-			t.Fatalf("notice for %s not durable: %v", n, res.err)
-		}
+		r.spot(n, n+"-1")
 	}
 	r.c.pool.start(1)
 	for deadline := time.Now().Add(10 * time.Second); remembered() != len(nodes); time.Sleep(10 * time.Millisecond) {

@@ -38,6 +38,10 @@ type actor struct {
 	// actors.mu): an actor with users never retires, so no event is sent to
 	// a stopped actor.
 	users int
+	// recheck is set (guarded by actors.mu) when the actor declined to
+	// retire only because of users: the last release checks it again, since
+	// the event those users sent may already have been applied.
+	recheck bool
 }
 
 // delivery is one event for an actor; reply, if not nil, gets the result.
@@ -97,8 +101,14 @@ func (as *actors) acquire(node string) *actor {
 // release ends acquire's hold, once the delivery is sent (or given up).
 func (as *actors) release(a *actor) {
 	as.mu.Lock()
-	a.users--
-	as.mu.Unlock()
+	defer as.mu.Unlock()
+	if a.users--; a.users == 0 && a.recheck {
+		a.recheck = false
+		select {
+		case a.in <- delivery{}: // a check
+		default: // a full queue: the actor checks after its next event anyway
+		}
+	}
 }
 
 func (as *actors) getLocked(node string) *actor {
