@@ -68,15 +68,22 @@ type Panicked struct {
 
 // Resumed is what the node said at start-up: the notice a previous process
 // recorded (nil if none) or that the record is unreadable (Unreadable not
-// nil; it is then cleaned up once its source is synced and nothing needs it).
+// nil; it is then cleaned up once every kind of SourceIMDS is synced and
+// nothing needs it). The owner hands over only records of its own sources.
 type Resumed struct {
 	Record     *Recorded
 	Unreadable error
 }
 
-// Synced says a source has answered in full since start-up: a recorded
-// notice of that source it has not delivered again is gone.
-type Synced struct{ Source Source }
+// Synced says a source has answered since start-up, for notices of Kind
+// (instance metadata answers each kind on a path of its own) or, with Kind
+// "", for every kind: a recorded notice of that source and kind it has not
+// delivered again is gone, unless it is final and still in force (see
+// [Machine]). A source that never reports Synced never undoes a record.
+type Synced struct {
+	Source Source
+	Kind   Kind
+}
 
 func (Received) event()         {}
 func (Withdrawn) event()        {}

@@ -60,9 +60,9 @@ type Machine struct {
 	run        *running          // the drain running, if any
 	done       *running          // the last drain that ended, while the node stays cordoned
 	marks      marks
-	record     *Recorded // a recorded notice no source has confirmed yet
-	unreadable bool      // an unreadable record waits for SourceIMDS to sync
-	synced     map[Source]bool
+	record     *Recorded       // a recorded notice no source has confirmed yet
+	unreadable bool            // an unreadable record waits for every kind of SourceIMDS to sync
+	synced     map[Synced]bool // Kind "": every kind of the source
 	seq        int
 	restarts   map[string]int
 }
@@ -75,7 +75,7 @@ func New(cfg Config) *Machine {
 	if cfg.MaxRestarts == 0 {
 		cfg.MaxRestarts = DefaultMaxRestarts
 	}
-	return &Machine{cfg: cfg, inForce: map[string]*entry{}, synced: map[Source]bool{}, restarts: map[string]int{}}
+	return &Machine{cfg: cfg, inForce: map[string]*entry{}, synced: map[Synced]bool{}, restarts: map[string]int{}}
 }
 
 // Phase returns the node's state.
@@ -131,7 +131,7 @@ func (m *Machine) Apply(ev Event, now time.Time) []Action {
 	case Resumed:
 		return m.resumed(e, now)
 	case Synced:
-		return m.sync(e.Source, now)
+		return m.sync(e, now)
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func (m *Machine) withdraw(n Notice, now time.Time) []Action {
 // clearRehearsal withdraws the rehearsal, also one recorded by a previous
 // process, and marks the rehearsal source synced.
 func (m *Machine) clearRehearsal(now time.Time) []Action {
-	m.synced[SourceRehearsal] = true
+	m.synced[Synced{Source: SourceRehearsal}] = true
 	if rec := m.record; rec != nil && rec.Source == SourceRehearsal {
 		m.record = nil
 		n := recordNotice(*rec)
@@ -296,7 +296,7 @@ func (m *Machine) resumed(e Resumed, now time.Time) []Action {
 		if m.marks == marksNone {
 			m.marks = marksUnknown
 		}
-		if m.synced[SourceIMDS] {
+		if m.synced[Synced{Source: SourceIMDS}] {
 			return m.reconcile(now, undo{message: "the node's notice record was unreadable: node cleaned up"})
 		}
 		m.unreadable = true
@@ -318,11 +318,13 @@ func (m *Machine) resumed(e Resumed, now time.Time) []Action {
 		}
 	}
 	m.record = &rec
-	if m.cfg.ResumeRecorded {
+	switch {
+	case m.cfg.ResumeRecorded:
 		return m.receive(recordNotice(rec), now)
-	}
-	if m.synced[rec.Source] {
-		return m.sync(rec.Source, now)
+	case final(rec, now):
+		return m.resumeFinal(rec, now)
+	case m.isSynced(rec):
+		return m.undoRecord(now)
 	}
 	return []Action{Keep{Notice: recordNotice(rec), Reason: "the node carries a notice from an earlier agent: waiting for its source to confirm it"}}
 }
@@ -345,29 +347,64 @@ func (m *Machine) adopt(e *entry, rec Recorded, now time.Time) []Action {
 	return []Action{Keep{Notice: e.notice, Reason: "the deadline recorded on the node is kept"}}
 }
 
-// sync marks src as having answered in full: its recorded notice, if not
-// delivered again, is gone.
-func (m *Machine) sync(src Source, now time.Time) []Action {
-	m.synced[src] = true
-	var u undo
+// sync marks e's source as having answered for e's kind (all kinds when
+// e.Kind is ""): the recorded notice it stands for, if not delivered again,
+// is gone. A record is undone only by its own source's answer for its own
+// kind; one that names no source, by none.
+func (m *Machine) sync(e Synced, now time.Time) []Action {
+	m.synced[e] = true
 	switch {
-	case m.record != nil && (m.record.Source == src || m.record.Source == ""):
-		n := recordNotice(*m.record)
-		m.record = nil
-		u = undo{notice: n, message: fmt.Sprintf("notice %s (%s) is gone since the last agent ran: node uncordoned", n.ID, n.Kind)}
-	case m.unreadable && src == SourceIMDS:
+	case m.record != nil && m.isSynced(*m.record):
+		return m.undoRecord(now)
+	case m.unreadable && m.synced[Synced{Source: SourceIMDS}]:
 		m.unreadable = false
-		u = undo{message: "the node's notice record was unreadable: node cleaned up"}
-	default:
-		return nil
+		return m.reconcile(now, undo{message: "the node's notice record was unreadable: node cleaned up"})
 	}
-	return m.reconcile(now, u)
+	return nil
+}
+
+// isSynced reports whether rec's source has answered for rec's kind.
+func (m *Machine) isSynced(rec Recorded) bool {
+	return rec.Source != "" && (m.synced[Synced{Source: rec.Source}] || m.synced[Synced{Source: rec.Source, Kind: rec.Kind}])
+}
+
+// undoRecord undoes the recorded notice, which its source no longer shows.
+func (m *Machine) undoRecord(now time.Time) []Action {
+	n := recordNotice(*m.record)
+	m.record = nil
+	return m.reconcile(now, undo{notice: n, message: fmt.Sprintf("notice %s (%s) is gone since the last agent ran: node uncordoned", n.ID, n.Kind)})
+}
+
+// final reports whether rec is an interruption that is final for the
+// instance (a Spot interruption, an ASG terminate state, an instance state
+// change; not a rehearsal) and still in force at now: no source's silence
+// or failure undoes it, since the instance is going away.
+func final(rec Recorded, now time.Time) bool {
+	switch {
+	case rec.Source == SourceRehearsal || !now.Before(rec.Deadline):
+		return false
+	case rec.Kind == SpotInterruption, rec.Kind == ASGTermination, rec.Kind == InstanceStateChange:
+		return true
+	}
+	return false
+}
+
+// resumeFinal takes a final interruption recorded on the node as in force
+// at once and resumes its drain to the recorded deadline, without waiting
+// for its source to deliver it again (its path may be failing).
+func (m *Machine) resumeFinal(rec Recorded, now time.Time) []Action {
+	acts := m.receive(recordNotice(rec), now)
+	if k, ok := acts[0].(Keep); ok {
+		k.Reason = "the node carries a final interruption whose deadline is still ahead: resuming its drain"
+		acts[0] = k
+	}
+	return acts
 }
 
 // recordMatches reports whether n is the recorded notice or a newer version
-// of it (same kind; a maintenance event by ID; a rehearsal only by one).
+// of it (same source and kind; a maintenance event by ID).
 func recordMatches(rec Recorded, n Notice) bool {
-	if (rec.Source == SourceRehearsal) != (n.Source == SourceRehearsal) || rec.Kind != n.Kind {
+	if rec.Source != n.Source || rec.Kind != n.Kind {
 		return false
 	}
 	return rec.Kind != ScheduledMaintenance || rec.ID == n.ID

@@ -170,14 +170,19 @@ func TestSequences(t *testing.T) {
 			{0, Received{spot("a", 2*time.Minute)}, with(announceSpot, "start#1 a by 2m0s")},
 			{time.Second, Received{spot("a", 2*time.Minute)}, nil},
 		}, PhaseDraining},
-		{"a restart finds the notice still present: the drain resumes", policy, []step{
-			{0, Resumed{Record: &Recorded{Kind: SpotInterruption, ID: "a", Source: SourceIMDS, Deadline: t0.Add(90 * time.Second), Detected: t0.Add(-30 * time.Second)}}, []string{"keep"}},
-			{time.Second, Received{spot("a", 90*time.Second)}, []string{"keep", "start#1 a by 1m30s resumed"}},
-			{2 * time.Second, Synced{SourceIMDS}, nil},
+		{"a restart finds the Spot notice recorded: the drain resumes at once", policy, []step{
+			{0, Resumed{Record: &Recorded{Kind: SpotInterruption, ID: "a", Source: SourceIMDS, Deadline: t0.Add(90 * time.Second), Detected: t0.Add(-30 * time.Second)}}, []string{"keep", "start#1 a by 1m30s resumed"}},
+			{time.Second, Received{spot("a", 90*time.Second)}, nil},
+			{2 * time.Second, Synced{Source: SourceIMDS}, nil},
+		}, PhaseDraining},
+		{"a restart finds the maintenance event still present: the drain resumes", policy, []step{
+			{0, Resumed{Record: &Recorded{Kind: ScheduledMaintenance, ID: "e1", Source: SourceIMDS, Deadline: t0.Add(time.Hour)}}, []string{"keep"}},
+			{time.Second, Received{maint("e1", time.Hour)}, []string{"keep", "start#1 e1 by 1h0m0s resumed"}},
+			{2 * time.Second, Synced{Source: SourceIMDS}, nil},
 		}, PhaseDraining},
 		{"a restart finds the recorded notice gone: uncordon", policy, []step{
 			{0, Resumed{Record: &Recorded{Kind: ScheduledMaintenance, ID: "e1", Source: SourceIMDS, Deadline: t0.Add(time.Hour)}}, []string{"keep"}},
-			{time.Second, Synced{SourceIMDS}, []string{"uncordon e1"}},
+			{time.Second, Synced{Source: SourceIMDS}, []string{"uncordon e1"}},
 		}, PhaseIdle},
 		{"a recorded notice a queue source will not repeat is resumed at once", Config{Maintenance: DrainNode, ResumeRecorded: true}, []step{
 			{0, Resumed{Record: &Recorded{Kind: ScheduledMaintenance, ID: "e1", Source: SourceQueue, Deadline: t0.Add(time.Hour)}}, []string{"keep", "start#1 e1 by 1h0m0s resumed"}},
@@ -230,12 +235,12 @@ func TestIssueCases(t *testing.T) {
 		}, PhaseDraining},
 		{"3 a rehearsal removed while no agent ran is undone", policy, []step{
 			{0, rec(Recorded{Kind: SpotInterruption, ID: "r1", Source: SourceRehearsal, Deadline: t0.Add(-time.Minute)}), []string{"keep"}},
-			{time.Second, Synced{SourceIMDS}, nil},
+			{time.Second, Synced{Source: SourceIMDS}, nil},
 			{time.Second, RehearsalCleared{}, []string{"uncordon r1"}},
 		}, PhaseIdle},
 		{"3 a rehearsal still set after a restart resumes", policy, []step{
 			{0, rec(Recorded{Kind: SpotInterruption, ID: "r1", Source: SourceRehearsal, Deadline: t0.Add(time.Minute)}), []string{"keep"}},
-			{time.Second, Synced{SourceIMDS}, nil},
+			{time.Second, Synced{Source: SourceIMDS}, nil},
 			{time.Second, RehearsalSet{rehearsal("r1", time.Minute)}, []string{"keep", "start#1 r1 by 1m0s resumed"}},
 		}, PhaseDraining},
 		{"4 a rebalance after the Spot notice leaves the drain's marks", policy, []step{
@@ -253,7 +258,7 @@ func TestIssueCases(t *testing.T) {
 		}, PhaseDrained},
 		{"5 after a stop the restarted agent finds the Spot record without a notice: uncordon", policy, []step{
 			{0, rec(Recorded{Kind: SpotInterruption, ID: "a", Action: "stop", Source: SourceIMDS, Deadline: t0.Add(-time.Hour)}), []string{"keep"}},
-			{time.Second, Synced{SourceIMDS}, []string{"uncordon a"}},
+			{time.Second, Synced{Source: SourceIMDS}, []string{"uncordon a"}},
 		}, PhaseIdle},
 		{"6 a Spot notice after a rebalance starts its drain at once", policy, []step{
 			{0, Received{rebalance("r1")}, []string{"announce r1", "hook notice r1", "taint r1"}},
@@ -261,8 +266,8 @@ func TestIssueCases(t *testing.T) {
 		}, PhaseDraining},
 		{"7 a restarted agent keeps the ASG deadline it recorded", policy, []step{
 			{0, rec(Recorded{Kind: ASGTermination, ID: "ASGTermination/Terminated", Source: SourceIMDS,
-				Deadline: t0.Add(30 * time.Second), Detected: t0.Add(-90 * time.Second)}), []string{"keep"}},
-			{time.Second, Received{asg()}, []string{"keep", "start#1 ASGTermination/Terminated by 30s resumed"}},
+				Deadline: t0.Add(30 * time.Second), Detected: t0.Add(-90 * time.Second)}), []string{"keep", "start#1 ASGTermination/Terminated by 30s resumed"}},
+			{time.Second, Received{asg()}, nil},
 		}, PhaseDraining},
 		{"7 a restarted agent keeps the rebalance=drain deadline it recorded", Config{Rebalance: DrainNode, Margin: 15 * time.Second}, []step{
 			{0, rec(Recorded{Kind: RebalanceRecommendation, ID: "r1", Source: SourceIMDS, Deadline: t0.Add(10 * time.Second)}), []string{"keep"}},
@@ -288,17 +293,17 @@ func TestIssueCases(t *testing.T) {
 		}, PhaseDraining},
 		{"8 an unreadable record is cleaned up once IMDS has answered", policy, []step{
 			{0, Resumed{Unreadable: errors.New("bad JSON")}, []string{"keep"}},
-			{time.Second, Synced{SourceIMDS}, []string{"uncordon "}},
+			{time.Second, Synced{Source: SourceIMDS}, []string{"uncordon "}},
 		}, PhaseIdle},
 		{"8 an unreadable record is overwritten by a notice that needs the node", policy, []step{
 			{0, Resumed{Unreadable: errors.New("bad JSON")}, []string{"keep"}},
 			{time.Second, Received{spot("a", 2*time.Minute)}, with(announceSpot, "start#1 a by 2m0s")},
-			{time.Second, Synced{SourceIMDS}, nil},
+			{time.Second, Synced{Source: SourceIMDS}, nil},
 		}, PhaseDraining},
 		{"8 a canceled maintenance record under a standing rebalance: uncordon, then taint", policy, []step{
 			{0, rec(Recorded{Kind: ScheduledMaintenance, ID: "e1", Source: SourceIMDS, Deadline: t0.Add(time.Hour)}), []string{"keep"}},
 			{time.Second, Received{rebalance("r1")}, []string{"announce r1", "hook notice r1"}},
-			{2 * time.Second, Synced{SourceIMDS}, []string{"uncordon e1", "taint r1"}},
+			{2 * time.Second, Synced{Source: SourceIMDS}, []string{"uncordon e1", "taint r1"}},
 		}, PhaseTainted},
 	})
 }

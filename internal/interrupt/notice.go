@@ -118,7 +118,9 @@ type Config struct {
 	// force at once and resumes its drain (for a source that does not repeat
 	// notices, such as a queue). When false, the recorded notice waits for
 	// its source to deliver it again, and is undone when its source reports
-	// [Synced] without it.
+	// [Synced] for its kind without it; but a final interruption (Spot, ASG
+	// terminate, state change; not a rehearsal) whose deadline is still
+	// ahead is resumed at once and never undone.
 	ResumeRecorded bool
 }
 
