@@ -11,14 +11,16 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/pkg/drain"
+	"github.com/spot-handler/spot-handler/pkg/imds"
 )
 
 // resume runs once at start-up. It reads this node (retrying until the API
 // answers: that answer makes /readyz ready) and reports what a previous
-// agent recorded on it; then it waits for IMDS's first full answer and
-// reports it as synced, so the state machine undoes a recorded notice that
-// IMDS no longer shows (a canceled event, a false alarm, an instance back
-// from a stop) and keeps one it shows again (the drain resumes).
+// agent recorded on it; then it reports each IMDS path as synced once that
+// path has answered, so the state machine undoes a recorded notice that its
+// path no longer shows (a canceled event, a false alarm, an instance back
+// from a stop) and keeps one it shows again (the drain resumes). A final
+// interruption still in force is resumed by the machine at once.
 func (a *Agent) resume(ctx context.Context) {
 	log := a.log.With(zap.String("node", a.cfg.NodeName))
 	backoff := wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
@@ -43,8 +45,28 @@ func (a *Agent) resume(ctx context.Context) {
 		case <-a.clock.After(backoff.Step()):
 		}
 	}
-	// Wait for a complete poll cycle that reached IMDS.
-	for !(!a.watcher.LastSuccess().Before(a.started) && a.watcher.LastPoll().After(a.started.Add(a.cfg.PollInterval))) {
+	a.awaitPaths(ctx)
+}
+
+// awaitPaths reports each instance metadata path as synced once that path
+// itself has answered since start-up (its notices already sent), and then
+// all of IMDS; a path that keeps failing (a 5xx on the Spot path while the
+// others answer 404) is never reported, so what was recorded for its kind
+// stays on the node.
+func (a *Agent) awaitPaths(ctx context.Context) {
+	pending := imds.Kinds()
+	for len(pending) > 0 {
+		left := pending[:0]
+		for _, k := range pending {
+			if at := a.watcher.Answered(k); !at.IsZero() && !at.Before(a.started) {
+				a.report(ctx, interrupt.Synced{Source: interrupt.SourceIMDS, Kind: interrupt.Kind(k)})
+				continue
+			}
+			left = append(left, k)
+		}
+		if pending = left; len(pending) == 0 {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -188,6 +188,7 @@ func (p *poller) apply(ctx context.Context, r reading) error {
 				return ctx.Err()
 			}
 		}
+		p.w.answered[r.src].Store(r.at.UnixNano())
 	}
 	p.launch(ctx, r.src)
 	return nil

@@ -39,6 +39,16 @@ var sources = [...]source{
 	{ASGTermination, PathTargetLifecycleState, parseTargetLifecycleState, false},
 }
 
+// Kinds returns the kinds of notice the watcher polls for, one path each,
+// most urgent first.
+func Kinds() []Kind {
+	out := make([]Kind, len(sources))
+	for i := range sources {
+		out[i] = sources[i].kind
+	}
+	return out
+}
+
 // Watcher polls instance metadata for notices. Create it with [NewWatcher];
 // its accessors are safe to call while Run runs.
 type Watcher struct {
@@ -47,7 +57,9 @@ type Watcher struct {
 	running atomic.Bool
 	poll    atomic.Int64 // LastPoll, Unix nanoseconds; 0 = never
 	success atomic.Int64 // LastSuccess, Unix nanoseconds; 0 = never
-	cycles  atomic.Int64 // completed poll cycles
+	// answered is Answered per source, Unix nanoseconds; 0 = never.
+	answered [len(sources)]atomic.Int64
+	cycles   atomic.Int64 // completed poll cycles
 	// unapplied counts reads started and not yet logged and delivered, so
 	// a test can tell when the watcher is quiet.
 	unapplied atomic.Int64
@@ -103,6 +115,21 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Notice) error {
 // LastSuccess returns when a request last got an HTTP answer that says IMDS
 // serves us (a 2xx whose body parsed, or a 404), or zero if none has.
 func (w *Watcher) LastSuccess() time.Time { return unixTime(w.success.Load()) }
+
+// Answered returns when the path that yields notices of kind k last
+// answered (a 2xx whose body parsed, or a 404) and the notices of that
+// answer had been sent to Run's channel; zero if it never has. Unlike
+// LastSuccess it is the path's own: a restarted agent takes a path's
+// silence about a recorded notice as its withdrawal only once that path
+// has answered, not when another path has.
+func (w *Watcher) Answered(k Kind) time.Time {
+	for i := range sources {
+		if sources[i].kind == k {
+			return unixTime(w.answered[i].Load())
+		}
+	}
+	return time.Time{}
+}
 
 // LastPoll returns when the last poll cycle ended, or zero if none has; the
 // liveness probe compares it with now.
