@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/interna
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all build image-binary test test-unit bench lint tools demo demo-queue clean help
+.PHONY: all build image-binary test test-unit bench lint tools demo demo-queue soak clean help
 
 all: build
 
@@ -37,6 +37,21 @@ test: tools ## run every test: units, fuzz seeds, and the real control plane / A
 
 test-unit: ## only the tests that need no peer
 	$(GO) test -count=1 -short ./...
+
+# make soak: waves of random interruptions on one real plane (see test/soak).
+# SEED=n replays a run (default: a new seed, printed); MINUTES=n runs waves
+# for that long (default 10), WAVES=n that many instead; NODES=n per wave
+# (default 6); ONLY=wave:node runs just that scenario, as a failure's
+# replay line prints it. `make test` runs the CI slice (fixed seed, 3 waves).
+SEED    ?=
+MINUTES ?=
+WAVES   ?=
+NODES   ?=
+ONLY    ?=
+soak: tools ## random interruptions, faults, restarts, both modes: 0 pods left, 0 crashes (SEED= MINUTES= WAVES= NODES= ONLY=w:n)
+	SOAK_SEED=$(SEED) SOAK_RANDOM=$(if $(SEED),,1) SOAK_MINUTES=$(if $(MINUTES)$(WAVES)$(ONLY),$(MINUTES),10) \
+	SOAK_WAVES=$(WAVES) SOAK_NODES=$(NODES) SOAK_ONLY=$(ONLY) \
+		$(GO) test -count=1 -run 'TestSoak$$' -v -timeout $$(( $(or $(MINUTES),10) + $(or $(WAVES),0) * 4 + 30 ))m ./test/soak
 
 bench: tools ## print the performance table (real plane, AEMM, agent binary); about 15 minutes
 	$(GO) test -run '^$$' -bench 'PollCycle|LoadAndRankRegion' -benchmem ./pkg/imds ./pkg/advisor | tee bench.out

@@ -3,8 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +58,7 @@ type Faults struct {
 
 	srv    *httptest.Server
 	proxy  *httputil.ReverseProxy
+	target atomic.Pointer[url.URL]
 	closed chan struct{}
 
 	mu    sync.Mutex
@@ -90,22 +90,7 @@ func (p *Plane) NewFaults() (*Faults, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy's transport to the apiserver: %w", err)
 	}
-	f := &Faults{closed: make(chan struct{})}
-	f.proxy = &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = target.Host
-		},
-		Transport:     upstream,
-		FlushInterval: -1,
-		ErrorLog:      log.New(io.Discard, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			// The apiserver is gone or the client left: drop the connection.
-			panic(http.ErrAbortHandler)
-		},
-	}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f := newFaults(target, upstream)
 	f.srv.StartTLS()
 	f.URL = f.srv.URL
 

@@ -31,3 +31,19 @@ func RunWithAgent(m *testing.M, need bool, plane **Plane, binary *string) int {
 	defer (*plane).Stop()
 	return m.Run()
 }
+
+// RunWithMotoAndAgent is RunWithAgent for packages that also need moto:
+// it starts moto first (sets *m) and stops it after the tests. With
+// -short it only runs the tests.
+func RunWithMotoAndAgent(m *testing.M, short bool, moto **Moto, plane **Plane, binary *string) int {
+	if short {
+		return m.Run()
+	}
+	var err error
+	if *moto, err = StartMotoProcess(); err != nil {
+		fmt.Fprintf(os.Stderr, "these tests need moto: %v\n", err)
+		return 1
+	}
+	defer (*moto).Stop()
+	return RunWithAgent(m, true, plane, binary)
+}

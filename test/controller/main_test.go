@@ -6,7 +6,6 @@ package controller
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -21,18 +20,5 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if testing.Short() {
-		return m.Run()
-	}
-	var err error
-	if moto, err = testenv.StartMotoProcess(); err != nil {
-		fmt.Fprintf(os.Stderr, "these tests need moto: %v\n", err)
-		return 1
-	}
-	defer moto.Stop()
-	return testenv.RunWithAgent(m, true, &plane, &binary)
+	os.Exit(testenv.RunWithMotoAndAgent(m, testing.Short(), &moto, &plane, &binary))
 }

@@ -1,0 +1,52 @@
+package soak
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	ds := []time.Duration{5, 1, 4, 2, 3}
+	for p, want := range map[float64]time.Duration{50: 3, 99: 5, 1: 1, 100: 5} {
+		if got := Percentile(ds, p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+	if Percentile(nil, 50) != 0 {
+		t.Error("empty: want 0")
+	}
+}
+
+// TestSummarizeCountsLeftAndSpare: pods left and failures add up; the
+// least spare time ignores scenarios that left pods or were withdrawn.
+func TestSummarizeCountsLeftAndSpare(t *testing.T) {
+	outs := []Outcome{
+		{Scenario: Scenario{Signal: Spot}, MustLeave: 10, Cordon: time.Second, Spare: 40 * time.Second},
+		{Scenario: Scenario{Signal: Spot}, MustLeave: 5, Left: []string{"a/b"}, Cordon: 2 * time.Second, Spare: -3 * time.Second},
+		{Scenario: Scenario{Signal: MaintenanceCanceled}, Cordon: 3 * time.Second, Spare: time.Second},
+		{Scenario: Scenario{Signal: SpotWarning}, MustLeave: 1, Cordon: -1, Spare: 20 * time.Second, Failures: []string{"x"}},
+	}
+	s := Summarize(1, 1, outs, nil, 0, time.Minute)
+	if s.MustLeave != 16 || s.Left != 1 || s.Failed != 2 || s.LeastSpare != 20*time.Second || s.CordonP99 != 2*time.Second {
+		t.Errorf("got %+v", s)
+	}
+	if !strings.Contains(outs[1].Report(), "replay: make soak SEED=0 ONLY=0:0") {
+		t.Errorf("report lacks the replay line:\n%s", outs[1].Report())
+	}
+}
+
+func TestFootprintGrowth(t *testing.T) {
+	flat := []Footprint{{0, "c1", 1, 100, 10}, {1, "c1", 1, 104, 11}, {2, "c1", 1, 101, 12}}
+	if got := FootprintGrowth(flat, 50, 32); len(got) != 0 {
+		t.Errorf("flat: %v", got)
+	}
+	grew := append(flat, Footprint{3, "c1", 1, 400, 12})
+	if got := FootprintGrowth(grew, 50, 32); len(got) != 1 {
+		t.Errorf("grew: %v", got)
+	}
+	restarted := []Footprint{{0, "c1", 1, 100, 10}, {1, "c1", 2, 400, 60}, {2, "c1", 2, 401, 60}}
+	if got := FootprintGrowth(restarted, 50, 32); len(got) != 0 {
+		t.Errorf("a restart is not growth: %v", got)
+	}
+}

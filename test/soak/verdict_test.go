@@ -1,0 +1,129 @@
+package soak
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spot-handler/spot-handler/internal/testenv"
+)
+
+// verdict checks the scenario's promises once it has settled.
+func (r *run) verdict(notice time.Time) Outcome {
+	goneBy := r.sc.GoneBy(notice, r.w.opt.margin)
+	out := Outcome{Scenario: r.sc, Cordon: -1}
+	pods := r.w.obs.podsOf(r.node)
+	var emptyAt time.Time
+	var dsUIDs []types.UID
+	for _, p := range pods {
+		if p.DaemonSet {
+			dsUIDs = append(dsUIDs, p.UID)
+			if !p.Terminating.IsZero() {
+				out.Failures = append(out.Failures, fmt.Sprintf("DaemonSet pod %s/%s was deleted or evicted", p.Namespace, p.Name))
+			}
+			continue
+		}
+		out.MustLeave++
+		if p.Gone.IsZero() || p.Gone.After(goneBy) {
+			if !r.sc.Withdrawn() {
+				left := fmt.Sprintf("%s/%s", p.Namespace, p.Name)
+				if !p.Gone.IsZero() {
+					left += fmt.Sprintf(" (gone %.1fs late)", p.Gone.Sub(goneBy).Seconds())
+				}
+				out.Left = append(out.Left, left)
+			}
+			continue
+		}
+		if p.Gone.After(emptyAt) {
+			emptyAt = p.Gone
+		}
+	}
+	if r.sc.Withdrawn() {
+		out.MustLeave = 0
+	}
+	if emptyAt.IsZero() {
+		emptyAt = notice
+	}
+	out.Spare = goneBy.Sub(emptyAt)
+	if n := r.w.obs.nodeOf(r.node); !n.Cordoned.IsZero() {
+		out.Cordon = n.Cordoned.Sub(notice)
+	}
+	if r.sc.Withdrawn() && !r.w.obs.nodeOf(r.node).Schedulable {
+		out.Failures = append(out.Failures, "the notice was withdrawn but the node is still cordoned or tainted")
+	}
+	out.Failures = append(out.Failures, r.touchedDaemonSets(dsUIDs)...)
+	if r.agent != nil {
+		out.Failures = append(out.Failures, r.agent.problems()...)
+	}
+	if r.sc.Signal == ASGHook {
+		out.Failures = append(out.Failures, r.checkLifecycle(emptyAt, len(out.Left) == 0)...)
+	}
+	r.mu.Lock()
+	out.Notes = append(out.Notes, r.notes...)
+	r.mu.Unlock()
+	return out
+}
+
+// touchedDaemonSets names the eviction or delete requests any handler
+// sent for a DaemonSet pod of the node.
+func (r *run) touchedDaemonSets(uids []types.UID) []string {
+	var logs []testenv.Logged
+	if r.api != nil {
+		logs = append(logs, r.api.Requests()...)
+	}
+	for _, c := range r.w.ctrls {
+		logs = append(logs, c.proxy.Requests()...)
+	}
+	var out []string
+	for _, l := range logs {
+		if l.UID != "" && slices.Contains(uids, l.UID) && (l.IsEviction() || l.Method == http.MethodDelete) {
+			out = append(out, fmt.Sprintf("a handler sent %s %s for a DaemonSet pod", l.Method, l.Path))
+		}
+	}
+	return out
+}
+
+// checkLifecycle checks the terminate action: completed CONTINUE only
+// once the node was empty, and (if it emptied) completed at all.
+func (r *run) checkLifecycle(emptyAt time.Time, emptied bool) []string {
+	r.mu.Lock()
+	token := r.token
+	r.mu.Unlock()
+	if token == "" {
+		return []string{"the lifecycle action was never begun (see notes)"}
+	}
+	var completes []testenv.LifecycleCall
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		calls, err := moto.LifecycleCalls()
+		if err != nil {
+			return []string{fmt.Sprintf("reading moto's lifecycle calls: %v", err)}
+		}
+		completes = completes[:0]
+		for _, c := range calls {
+			if c.Token == token && c.Action == "CompleteLifecycleAction" {
+				completes = append(completes, c)
+			}
+		}
+		if len(completes) > 0 || !emptied || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var out []string
+	for _, c := range completes {
+		// The soak's informer sees a pod go a little after the API server
+		// deleted it: a completion within a second of that is not early.
+		if c.Result == "CONTINUE" && c.Error == "" && c.Time.Before(emptyAt.Add(-time.Second)) {
+			out = append(out, fmt.Sprintf("lifecycle action completed CONTINUE at %s, %.1fs before the node was empty",
+				c.Time.Format(time.TimeOnly), emptyAt.Sub(c.Time).Seconds()))
+		}
+	}
+	if emptied && len(completes) == 0 {
+		out = append(out, "the node emptied but the lifecycle action was not completed within 30 s")
+	}
+	return out
+}
