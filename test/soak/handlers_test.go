@@ -18,7 +18,7 @@ type proc struct {
 
 	mu      sync.Mutex
 	child   *testenv.Child
-	killing bool     // the soak is killing it: its exit is expected
+	killed  map[*testenv.Child]bool // processes the soak killed: their exits are expected
 	crashes []string // exits the soak did not cause, with the log's tail
 	logs    []string // logs of the earlier processes (after a restart)
 	scanned int      // how much of the current process's log problems has reported
@@ -26,7 +26,7 @@ type proc struct {
 
 // startProc starts a handler with start and watches it for crashes.
 func startProc(what string, start func() (*testenv.Child, error)) (*proc, error) {
-	p := &proc{what: what, start: start}
+	p := &proc{what: what, start: start, killed: map[*testenv.Child]bool{}}
 	return p, p.launch()
 }
 
@@ -36,13 +36,13 @@ func (p *proc) launch() error {
 		return fmt.Errorf("starting %s: %w", p.what, err)
 	}
 	p.mu.Lock()
-	p.child, p.killing, p.scanned = c, false, 0
+	p.child, p.scanned = c, 0
 	p.mu.Unlock()
 	go func() {
 		<-c.Done()
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !p.killing {
+		if !p.killed[c] {
 			p.crashes = append(p.crashes, fmt.Sprintf("%s exited on its own (%v); log tail:\n%s", p.what, c.ExitErr(), testenv.Tail(c.Logs(), 30)))
 		}
 	}()
@@ -59,8 +59,8 @@ func (p *proc) current() *testenv.Child {
 // kill ends the process with SIGKILL (an OOM kill, a node's reboot).
 func (p *proc) kill() {
 	p.mu.Lock()
-	p.killing = true
 	c := p.child
+	p.killed[c] = true
 	p.mu.Unlock()
 	c.Kill()
 	<-c.Done()
