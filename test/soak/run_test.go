@@ -78,7 +78,7 @@ func (w *world) setup(sc Scenario) (*run, error) {
 		}
 	}
 	w.obs.track(r.node)
-	if _, err := plane.NewNode(ctx, r.node, nil); err != nil {
+	if _, err := plane.NewNode(ctx, r.node, map[string]string{homeKey(r.node): "true"}); err != nil {
 		return r, err
 	}
 	patch := fmt.Sprintf(`{"spec":{"providerID":%q}}`, r.inst.ProviderID())

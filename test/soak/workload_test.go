@@ -126,7 +126,7 @@ func createPDBs(ctx context.Context, ns, app string, d Deployment) error {
 // waitRunningOn waits until want pods of ns run on node.
 func waitRunningOn(ctx context.Context, ns, node string, want int) error {
 	var last string
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		pods, err := plane.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
 		if err != nil {
 			last = err.Error()
