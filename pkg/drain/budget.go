@@ -28,6 +28,26 @@ func gracePeriod(own time.Duration, now, deadline time.Time, p Policy) int64 {
 	return int64(g / time.Second)
 }
 
+// shortenTo is the grace period to cut a terminating pod's down to, so it
+// ends before deadline − margin as an evicted pod does, and whether to cut
+// it at all. Only a deletion that would end after deadline − margin − kill
+// slack (deletionAt, the pod's deletionTimestamp) is cut, and only when the
+// API takes the new period: it only ever shortens one, comparing it with
+// the period the deletion asked (deletionGrace). A deletion without a
+// period (nil or 0: a forced one) is left alone. The period counts from now
+// (the kubelet restarts its countdown with the shorter period); the API
+// counts it from the first deletion, so the pod may get less, never more.
+func shortenTo(deletionAt time.Time, deletionGrace *int64, now, deadline time.Time, p Policy) (int64, bool) {
+	if deletionGrace == nil || *deletionGrace <= 0 || !deletionAt.After(deadline.Add(-p.Margin-p.KillSlack)) {
+		return 0, false
+	}
+	g := gracePeriod(deletionAt.Sub(now), now, deadline, p)
+	if g >= *deletionGrace {
+		return 0, false
+	}
+	return g, true
+}
+
 // cutoff is the latest moment a PDB-blocked pod can still be terminated
 // gracefully: deadline − margin − kill slack − the time it needs, where the time it needs
 // is its own grace period but at most half of the time the drain had when it

@@ -69,3 +69,42 @@ func TestWaitEnd(t *testing.T) {
 		t.Errorf("late notice: wait ends at +%v, want +4s (min grace + kill slack + 1s)", got.Sub(now))
 	}
 }
+
+func TestShortenTo(t *testing.T) {
+	p := DefaultPolicy() // margin 15s, kill slack 2s, min grace 1s
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	deadline := now.Add(120 * time.Second) // grace periods must end by +103s
+	secs := func(s int64) *int64 { return &s }
+	tests := []struct {
+		name  string
+		at    time.Duration // deletionTimestamp, from now
+		grace *int64        // deletionGracePeriodSeconds
+		want  int64
+		cut   bool
+	}{
+		{"600s deletion just begun: cut to what is left", 600 * time.Second, secs(600), 103, true},
+		{"600s deletion begun 500s ago: 100s left fit", 100 * time.Second, secs(600), 0, false},
+		{"ends exactly at the latest moment: kept", 103 * time.Second, secs(600), 0, false},
+		{"ends a second late: cut by what is left", 104 * time.Second, secs(600), 103, true},
+		{"forced deletion (0s): left alone", 600 * time.Second, secs(0), 0, false},
+		{"no period recorded: left alone", 600 * time.Second, nil, 0, false},
+		{"already cut to the minimum: the API would refuse a longer one", 200 * time.Second, secs(1), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, cut := shortenTo(now.Add(tt.at), tt.grace, now, deadline, p)
+			if g != tt.want || cut != tt.cut {
+				t.Errorf("shortenTo = %d, %v; want %d, %v", g, cut, tt.want, tt.cut)
+			}
+		})
+	}
+	// Late: the deadline is inside the margin; the shortest grace is all
+	// there is, and once given the pod is not cut again (no loop of DELETEs).
+	late := now.Add(10 * time.Second)
+	if g, cut := shortenTo(now.Add(30*time.Second), secs(30), now, late, p); g != 1 || !cut {
+		t.Errorf("late notice: %d %v, want cut to 1s", g, cut)
+	}
+	if _, cut := shortenTo(now.Add(time.Second), secs(1), now, late, p); cut {
+		t.Error("late notice: a pod already at the minimum grace is cut again")
+	}
+}

@@ -24,8 +24,25 @@
 //     waiting between attempts holds no slot, and first attempts go before
 //     retries;
 //   - pods that reach the node while it drains are evicted too;
+//   - a pod found terminating at any point of the drain, before the plan or
+//     after it, by anyone (a NoExecute taint's eviction, a namespace
+//     deletion, a rollout scaling down, a person), is not evicted again but
+//     deleted again with a shorter grace period and its UID as
+//     precondition, as an eviction's would be (see shortenTo); the report
+//     says who started it (PodResult.TerminatedBy);
 //   - waiting ends at deadline − margin; a pod still there is reported with
 //     the reason it is there.
+//
+// "Empty" means every pod that must leave is gone and no pod is undecided
+// (its DaemonSet could not be read, so it may be an orphan that must
+// leave); only then is Report.Empty true. A drain with Request.OnEmpty
+// does not end at the first empty moment: it hands the caller the report of
+// that moment (the caller completes an ASG lifecycle action, frees a
+// worker) and keeps the node under watch until deadline − margin. A pod
+// that lands on the node meanwhile (one that tolerates every taint, or is
+// created with spec.nodeName) is drained by the same rules and listed in
+// Report.Late. While the node stays empty the watch holds no claim and
+// renews nothing: it costs one watch of the node's pods.
 //
 // The node is changed only with patches (never a full-object update), so
 // taints and labels written by others at the same time are never lost, and a

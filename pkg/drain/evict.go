@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -22,21 +21,29 @@ type podJob struct {
 	// held is true when a PDB allowed no disruption of the pod when the
 	// drain planned: it goes in a later wave.
 	held bool
+	// started is set when its eviction starts (by the drain's goroutine);
+	// done is closed when the eviction has ended, so res may be read.
+	started bool
+	done    chan struct{}
 }
 
 func newJob(p corev1.Pod) *podJob {
-	return &podJob{pod: p, answered: make(chan struct{}),
+	return &podJob{pod: p, answered: make(chan struct{}), done: make(chan struct{}),
 		res: PodResult{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Priority: priority(&p), Warning: evictWarning(&p)}}
 }
 
-// evict runs one pod's eviction to its end: accepted, gone, or refused
-// until ctx ends (at deadline − margin), with the fallback at the pod's
-// cut-off. Every answer has an outcome (see answerOf): refusals, a PDB's or
-// any other, are retried until the cut-off and then handled as the policy
-// says; passing failures are retried, honouring Retry-After. A request
-// holds one of sl's slots; waiting between attempts holds none, and costs a
-// timer, not a goroutine.
+// evict runs one pod's eviction to its end: accepted, gone, terminated by
+// someone else, or refused until ctx ends (at deadline − margin), with the
+// fallback at the pod's cut-off. Every answer has an outcome (see
+// answerOf): refusals, a PDB's or any other, are retried until the cut-off
+// and then handled as the policy says; passing failures are retried,
+// honouring Retry-After. A pod found terminating when no request of this
+// drain's is out (before the plan, or since, by anyone) is not evicted
+// again: its grace is cut to end before deadline − margin (see
+// terminatedElsewhere). A request holds one of sl's slots; waiting between
+// attempts holds none, and costs a timer, not a goroutine.
 func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, started, deadline time.Time) {
+	defer close(j.done)
 	answered := false
 	answer := func() {
 		if !answered {
@@ -51,9 +58,14 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 	log := d.log.With(zap.String("pod", pod.Namespace+"/"+pod.Name))
 
 	if pod.DeletionTimestamp != nil {
-		res.Outcome, res.Reason = GoneBeforeEviction, "already terminating when the drain began; watched, not evicted again"
+		// Terminating when the drain first saw it: before the plan, or, for
+		// a pod that reached the node later, by then.
+		by := ByOtherBeforePlan
+		if !res.Arrived.IsZero() {
+			by = ByOtherAfterPlan
+		}
 		answer()
-		d.shorten(ctx, pod, deadline, res, sl, log)
+		d.terminatedElsewhere(ctx, pod, by, deadline, res, sl, log)
 		return
 	}
 	var b backoff
@@ -63,9 +75,11 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 			res.Outcome, res.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
 			return
 		}
-		if cur := tr.get(pod.UID); res.Attempts == 0 && cur != nil && cur.DeletionTimestamp != nil {
-			// Someone else (another drain of this node) is already evicting it.
-			res.Outcome, res.Reason = GoneBeforeEviction, "already terminating; watched, not evicted again"
+		if cur := tr.get(pod.UID); cur != nil && cur.DeletionTimestamp != nil {
+			// No request of this drain's is out and none was accepted:
+			// someone else started its termination since the plan.
+			answer()
+			d.terminatedElsewhere(ctx, cur, ByOtherAfterPlan, deadline, res, sl, log)
 			return
 		}
 		if !sl.acquire(ctx, res.Attempts == 0) {
@@ -87,7 +101,7 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 		a := answerOf(err)
 		switch a.kind {
 		case accepted:
-			res.Accepted = d.clock.Now()
+			res.Accepted, res.TerminatedBy = d.clock.Now(), ByDrain
 			res.Outcome, res.Reason = Evicted, fmt.Sprintf("evicted with %ds grace", g)
 			if fallback {
 				res.Outcome, res.Reason = fallbackOutcome(res, cut, g)
@@ -130,7 +144,7 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 		select {
 		case <-ctx.Done():
 		case <-t.C():
-		case <-tr.goneChan(pod.UID):
+		case <-tr.leavingChan(pod.UID):
 		}
 		t.Stop()
 	}
@@ -187,16 +201,31 @@ func (d *Drainer) deletePod(ctx context.Context, pod *corev1.Pod, grace int64) e
 		metav1.DeleteOptions{GracePeriodSeconds: &grace, Preconditions: &metav1.Preconditions{UID: &uid}})
 }
 
-// shorten re-deletes a pod that was already terminating if its grace period
-// would outlast deadline − margin; the API keeps the shorter of the two.
+// terminatedElsewhere takes in a pod whose termination someone else
+// started (by): it is not evicted again, and its grace is cut (shorten) as
+// an eviction's would be, so it is gone before deadline − margin whoever
+// started it.
+func (d *Drainer) terminatedElsewhere(ctx context.Context, pod *corev1.Pod, by Starter, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
+	res.Outcome, res.TerminatedBy = GoneBeforeEviction, by
+	res.Reason = "terminated by " + by.words() + "; not evicted again"
+	if by == ByOtherAfterPlan {
+		log.Info("pod terminated by someone else during the drain; not evicted again", zap.Time("deletion", pod.DeletionTimestamp.Time))
+	}
+	d.shorten(ctx, pod, deadline, res, sl, log)
+}
+
+// shorten deletes a terminating pod again with a shorter grace period (and
+// its UID as precondition) when its deletion would end after
+// deadline − margin (see shortenTo); the API keeps the shorter of the two.
 // Passing failures are retried while ctx lasts.
 func (d *Drainer) shorten(ctx context.Context, pod *corev1.Pod, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
-	end := deadline.Add(-d.policy.Margin)
-	if pod.DeletionTimestamp == nil || !pod.DeletionTimestamp.After(end) {
+	if pod.DeletionTimestamp == nil {
 		return
 	}
-	now := d.clock.Now()
-	g := gracePeriod(pod.DeletionTimestamp.Sub(now), now, deadline, d.policy)
+	g, cut := shortenTo(pod.DeletionTimestamp.Time, pod.DeletionGracePeriodSeconds, d.clock.Now(), deadline, d.policy)
+	if !cut {
+		return
+	}
 	err := retryTransient(ctx, d.clock, func(ctx context.Context) error {
 		if !sl.acquire(ctx, true) {
 			return ctx.Err()
@@ -204,10 +233,11 @@ func (d *Drainer) shorten(ctx context.Context, pod *corev1.Pod, deadline time.Ti
 		defer sl.release()
 		return d.deletePod(ctx, pod, g)
 	})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err != nil && answerOf(err).kind != goneAnswer {
 		log.Warn("could not shorten the grace period of a terminating pod", zap.Error(err))
 		return
 	}
 	res.Grace = g
-	res.Reason += fmt.Sprintf("; grace shortened to %ds to end before the deadline", g)
+	res.Reason += fmt.Sprintf("; grace shortened from %ds to %ds to end before the deadline", *pod.DeletionGracePeriodSeconds, g)
+	log.Info("grace period of a terminating pod cut to end before the deadline", zap.Int64("was", *pod.DeletionGracePeriodSeconds), zap.Int64("grace", g))
 }

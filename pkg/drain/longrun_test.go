@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -27,8 +26,7 @@ func TestBlockedDrainCostsTheSameAfterADay(t *testing.T) {
 	clk := clocktesting.NewFakeClock(start)
 	objs := []kruntime.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}}
 	for _, name := range []string{"a", "b"} {
-		objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name)},
-			Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+		objs = append(objs, runningPod(name))
 	}
 	client := fake.NewSimpleClientset(objs...)
 	var evictions atomic.Int64

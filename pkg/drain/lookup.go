@@ -47,18 +47,21 @@ func (d *Drainer) plan(ctx context.Context, onNode []corev1.Pod) ([]corev1.Pod, 
 // DaemonSet failed (the API failed, or refused it). It is asked about again
 // with a backoff until the drain ends, and reported if it never is decided.
 type lookup struct {
-	pod  *corev1.Pod
-	b    backoff
-	err  error
-	at   time.Time // of the last failure
-	next time.Time // when to ask again
+	pod    *corev1.Pod
+	b      backoff
+	err    error
+	first  time.Time // of the first failure: when the drain first saw the pod
+	at     time.Time // of the last failure
+	next   time.Time // when to ask again
+	atPlan bool      // the pod was on the node when the drain planned
 }
 
-// undecided records a failed decision on p and when to ask again.
-func (r *drainRun) undecided(p *corev1.Pod, err error) {
+// undecided records a failed decision on p and when to ask again, and
+// returns the record.
+func (r *drainRun) undecided(p *corev1.Pod, err error) *lookup {
 	l := r.lookups[p.UID]
 	if l == nil {
-		l = &lookup{}
+		l = &lookup{first: r.d.clock.Now()}
 		r.lookups[p.UID] = l
 	}
 	wait := l.b.next(retryAfter(err))
@@ -66,6 +69,7 @@ func (r *drainRun) undecided(p *corev1.Pod, err error) {
 	l.next = l.at.Add(wait)
 	r.d.log.Warn("kubectl's drain filters could not decide on a pod; asking again", zap.String("pod", p.Namespace+"/"+p.Name),
 		zap.Error(err), zap.Duration("retry_in", wait))
+	return l
 }
 
 // nextLookup is when the next undecided pod is due, if any.
@@ -79,14 +83,15 @@ func (r *drainRun) nextLookup() (time.Time, bool) {
 	return at, !at.IsZero()
 }
 
-// reportUndecided adds the pods still undecided when the drain ended to
-// the skipped pods, with the error that kept them undecided.
+// reportUndecided lists the pods still undecided when the drain ended, with
+// the error that kept them undecided: the node is not empty while one is
+// there.
 func (r *drainRun) reportUndecided(rep *Report) {
 	for uid, l := range r.lookups {
 		if _, gone := r.tr.gone(uid); gone {
 			continue
 		}
-		rep.Skipped = append(rep.Skipped, SkippedPod{Namespace: l.pod.Namespace, Name: l.pod.Name,
-			Reason: fmt.Sprintf("kubectl's drain filters could not decide on it until the drain ended: %v", l.err)})
+		rep.Undecided = append(rep.Undecided, SkippedPod{Namespace: l.pod.Namespace, Name: l.pod.Name,
+			Reason: fmt.Sprintf("undecided: kubectl's drain filters could not decide on it until the drain ended: %v", l.err)})
 	}
 }

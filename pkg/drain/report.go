@@ -32,7 +32,39 @@ const (
 	RunningAtDeadline Outcome = "running_at_deadline"
 )
 
-// PodResult is the fate of one pod of the drain's plan.
+// Starter says who started a pod's termination. Whoever did, the drain
+// cuts the pod's grace as it caps its own evictions', so the pod is gone
+// before deadline − margin.
+type Starter string
+
+// The starters.
+const (
+	// ByDrain: this drain's eviction or deletion.
+	ByDrain Starter = "drain"
+	// ByOtherBeforePlan: someone else, before the drain planned (the pod
+	// was terminating in the drain's first list of the node's pods).
+	ByOtherBeforePlan Starter = "other_before_plan"
+	// ByOtherAfterPlan: someone else, after the plan: a NoExecute taint's
+	// eviction, a namespace deletion, a rollout scaling down, a person,
+	// another drain of this node.
+	ByOtherAfterPlan Starter = "other_after_plan"
+)
+
+// words says who started a termination, for people.
+func (s Starter) words() string {
+	switch s {
+	case ByDrain:
+		return "this drain"
+	case ByOtherBeforePlan:
+		return "someone else, before the drain planned"
+	case ByOtherAfterPlan:
+		return "someone else, after the drain planned"
+	}
+	return "no one seen"
+}
+
+// PodResult is the fate of one pod the drain had to move: one of its plan,
+// or one that reached the node later.
 type PodResult struct {
 	Namespace, Name string
 	// UID identifies the pod, for Events about it.
@@ -50,6 +82,12 @@ type PodResult struct {
 	// reason other than a PDB (an admission webhook or policy, RBAC, a pod
 	// under two PDBs), if it did.
 	Refusal string
+	// TerminatedBy says who started its termination ("" if no one was
+	// seen to: it left or finished without being seen terminating).
+	TerminatedBy Starter
+	// Arrived is when the drain first saw a pod that was not on the node
+	// when it planned (zero for the plan's pods); see Report.Late.
+	Arrived time.Time
 	// Attempts counts eviction requests made for it.
 	Attempts int
 	// Accepted is when its eviction or deletion was accepted; Gone when it
@@ -77,13 +115,24 @@ type Report struct {
 	Started, Cordoned time.Time
 	// AllAccepted is when the last eviction or deletion was accepted.
 	AllAccepted time.Time
-	// Finished is when the node was empty, or when waiting stopped.
+	// Emptied is the first moment every pod that had to leave was gone and
+	// none was undecided (zero if that never happened). With
+	// Request.OnEmpty the drain went on watching the node after it.
+	Emptied time.Time
+	// Finished is when waiting stopped: when the node was first empty, or,
+	// with Request.OnEmpty, at deadline − margin (or when ctx ended).
 	Finished time.Time
-	// Empty is true if every pod of the plan was gone by Finished.
+	// Empty is true if at Finished every pod that had to leave (the plan's
+	// and those that reached the node later) was gone and no pod was left
+	// undecided.
 	Empty bool
-	// Pods is the plan, in eviction order; Skipped the pods left alone.
-	Pods    []PodResult
-	Skipped []SkippedPod
+	// Pods is the plan, in eviction order, then the pods that reached the
+	// node later; Skipped the pods left alone; Undecided the pods kubectl's
+	// filters could not decide on by Finished (their DaemonSet could not
+	// be read), which keep Empty false.
+	Pods      []PodResult
+	Skipped   []SkippedPod
+	Undecided []SkippedPod
 	// Resumed is true when this drain continues one started before it: the
 	// node carried this notice recorded by another process (an agent
 	// restarted mid-drain, another leader; see NodeNotice.By), or a drain of
@@ -109,9 +158,39 @@ type Report struct {
 // too late for that, a few seconds after it (see waitEnd).
 func (r *Report) MissedDeadline() bool { return !r.Empty }
 
-// Spare is how long before deadline − margin the node was empty (negative if
-// it was not).
-func (r *Report) Spare() time.Duration { return r.Deadline.Add(-r.Margin).Sub(r.Finished) }
+// Spare is how long before deadline − margin the node was first empty
+// (about zero or negative if it never was).
+func (r *Report) Spare() time.Duration {
+	at := r.Emptied
+	if at.IsZero() {
+		at = r.Finished
+	}
+	return r.Deadline.Add(-r.Margin).Sub(at)
+}
+
+// Late returns the pods that reached the node after it was first empty
+// (while the drain watched it, see Request.OnEmpty).
+func (r *Report) Late() []PodResult {
+	var out []PodResult
+	for _, p := range r.Pods {
+		if !r.Emptied.IsZero() && p.Arrived.After(r.Emptied) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TerminatedByOthers counts the pods whose termination someone else
+// started.
+func (r *Report) TerminatedByOthers() int {
+	n := 0
+	for _, p := range r.Pods {
+		if p.TerminatedBy == ByOtherBeforePlan || p.TerminatedBy == ByOtherAfterPlan {
+			n++
+		}
+	}
+	return n
+}
 
 // AcceptedAfter is how long after t the last eviction or deletion was
 // accepted, and false when none was (AllAccepted is zero: log no duration
@@ -152,12 +231,25 @@ func (r *Report) Summary() string {
 	if n := c[DeletedAfterRefusal]; n > 0 {
 		s += fmt.Sprintf(", %d deleted after their eviction was refused", n)
 	}
-	if r.Empty {
-		return s + fmt.Sprintf("; empty %.1fs before deadline-margin", r.Spare().Seconds())
+	if n := r.TerminatedByOthers(); n > 0 {
+		s += fmt.Sprintf("; %d terminated by someone else", n)
 	}
-	for i, p := range r.Blocking() {
+	if !r.Emptied.IsZero() {
+		s += fmt.Sprintf("; empty %.1fs before deadline-margin", r.Spare().Seconds())
+	}
+	if late := r.Late(); len(late) > 0 {
+		s += fmt.Sprintf("; %d pods reached the node after it was empty", len(late))
+	}
+	if r.Empty {
+		return s
+	}
+	left := r.Blocking()
+	for _, u := range r.Undecided {
+		left = append(left, PodResult{Namespace: u.Namespace, Name: u.Name, Reason: u.Reason})
+	}
+	for i, p := range left {
 		if i == 3 {
-			s += fmt.Sprintf("; and %d more", len(r.Blocking())-3)
+			s += fmt.Sprintf("; and %d more", len(left)-3)
 			break
 		}
 		s += fmt.Sprintf("; %s/%s: %s", p.Namespace, p.Name, p.Reason)

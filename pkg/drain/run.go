@@ -23,13 +23,21 @@ var ErrDeadline = errors.New("deadline minus margin reached")
 // connections, watches ended early) while time is left: a drain ends when
 // the node is empty, when time is up, or on a lasting failure (the node is
 // gone, access is forbidden). Pods that reach the node while it drains are
-// evicted too.
+// evicted too, and a pod someone else terminates has its grace cut as an
+// eviction's would be.
+//
+// The node is empty when every pod that must leave is gone and no pod is
+// undecided (its DaemonSet could not be read). Without req.OnEmpty, Drain
+// returns at that moment. With it, Drain calls req.OnEmpty then and keeps
+// the node under watch until deadline − margin, draining every pod that
+// reaches it by the same rules (Report.Late), until ctx ends: ctx ending
+// while the node is empty ends the watch, not the drain.
 //
 // The Report names every pod and what became of it, and Report.Err says
-// what ended the drain (nil when the node emptied). The returned error is
-// not nil when the drain could not run to its end: ctx ended, or the node
-// could not be cordoned or its pods listed before time was up; it is then
-// Report.Err too.
+// what ended the drain (nil when the node was empty at the end). The
+// returned error is not nil when the drain could not run to its end: ctx
+// ended with pods still on the node, or the node could not be cordoned or
+// its pods listed before time was up; it is then Report.Err too.
 func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	started := d.clock.Now()
 	rep := &Report{Node: req.Node, Kind: req.Kind, Deadline: req.Deadline, Margin: d.policy.Margin, Started: started}
@@ -87,7 +95,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	}
 	for i := range onNode {
 		if err, ok := undecided[onNode[i].UID]; ok {
-			r.undecided(&onNode[i], err)
+			r.undecided(&onNode[i], err).atPlan = true
 			continue
 		}
 		r.known[onNode[i].UID] = true
@@ -100,11 +108,13 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	d.log.Info("drain planned", zap.String("node", req.Node), zap.Int("pods", len(pods)), zap.Int("skipped", len(skipped)),
 		zap.Duration("time_left", end.Sub(d.clock.Now())), zap.Bool("resumed", rep.Resumed))
 
-	rep.Empty = r.run(endCtx, rep)
+	rep.Empty = r.run(endCtx, rep, req.OnEmpty)
 	rep.Finished = d.clock.Now()
 	if r.owner {
-		rep.OtherDrainer = ""
 		d.unclaim(req.Node)
+	}
+	if r.owned {
+		rep.OtherDrainer = ""
 	}
 	d.settle(rep, r.jobs, tr)
 	r.reportUndecided(rep)
@@ -114,7 +124,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	case ctx.Err() != nil:
 		return fail(ctx.Err())
 	}
-	left := len(rep.Blocking())
+	left := len(rep.Blocking()) + len(rep.Undecided)
 	if last := r.lastError(); last != nil {
 		rep.Err = fmt.Errorf("%d pods still on node %s: %w (last API failure: %w)", left, req.Node, ErrDeadline, last)
 	} else {
@@ -131,6 +141,8 @@ type drainRun struct {
 	started, deadline time.Time
 	node              string
 	owner             bool // this drain holds the node's claim and evicts
+	owned             bool // it held the claim at some time
+	idle              bool // the node is empty: the claim is given up and not renewed
 	jobs              []*podJob
 	known             map[types.UID]bool // every pod seen on the node and decided on
 	lookups           map[types.UID]*lookup
@@ -142,41 +154,62 @@ type drainRun struct {
 // WaveGap, so every wave starts within WaveGap of the last. Pods that reach
 // the node later are evicted as they come. A drain that does not hold the
 // node's claim only watches, and takes over if the claim lapses; the owner
-// renews it. run returns whether every pod left before ctx ended, once
-// every eviction has stopped.
-func (r *drainRun) run(ctx context.Context, rep *Report) bool {
+// renews it. Once the node is empty run returns true or, with onEmpty,
+// hands it the report so far and watches on (see watch.go) until ctx
+// ends. It returns whether the node is empty then, once every eviction has
+// stopped.
+func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) bool {
 	jobCtx, stop := context.WithCancel(ctx)
 	defer r.wg.Wait()
 	defer stop()
 	if r.owner {
+		r.owned = true
 		r.waves(ctx, jobCtx)
 	}
 	renew := r.d.clock.NewTimer(claimTTL / 3)
 	defer renew.Stop()
 	for {
 		pods, changed := r.tr.snapshot()
-		if r.owner {
-			r.adopt(jobCtx, pods, rep)
+		if fresh := r.adopt(jobCtx, pods, rep); len(fresh) > 0 {
+			if r.idle {
+				r.wake(ctx, jobCtx, renew)
+			}
+			if r.owner {
+				for _, j := range fresh {
+					r.start(jobCtx, j)
+				}
+			}
 		}
-		if r.allGone() {
-			return true
+		if r.empty() {
+			if rep.Emptied.IsZero() {
+				rep.Emptied = r.d.clock.Now()
+				if onEmpty == nil {
+					return true
+				}
+				r.emptied(ctx, rep, onEmpty)
+			}
+			r.rest(renew)
 		}
 		var retry <-chan time.Time
 		var retryTimer clock.Timer
-		if at, ok := r.nextLookup(); ok && r.owner {
+		if at, ok := r.nextLookup(); ok {
 			retryTimer = r.d.clock.NewTimer(at.Sub(r.d.clock.Now()))
 			retry = retryTimer.C()
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return r.empty()
 		case <-changed:
 		case <-retry:
 		case <-renew.C():
+			if r.idle {
+				break // fired as the node emptied: nothing to claim
+			}
 			was := r.owner
 			r.owner = r.d.tryClaim(ctx, r.node) || was
 			if r.owner && !was {
 				r.d.log.Info("the other drain of this node stopped renewing its claim; taking over", zap.String("node", r.node))
+				r.owned = true
 				r.waves(ctx, jobCtx)
 			}
 			renew.Reset(claimTTL / 3)
@@ -214,7 +247,12 @@ func (r *drainRun) waves(ctx, jobCtx context.Context) {
 	}
 }
 
+// start starts j's eviction, once.
 func (r *drainRun) start(ctx context.Context, j *podJob) {
+	if j.started {
+		return
+	}
+	j.started = true
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -222,15 +260,17 @@ func (r *drainRun) start(ctx context.Context, j *podJob) {
 	}()
 }
 
-// adopt starts evicting pods that reached the node after the plan (bound
-// by a scheduler that had not seen the cordon, or created with nodeName),
-// and pods kubectl's filters could not decide on before (their DaemonSet
-// could not be read) once their next attempt is due. They go through the
-// same filters as the plan's pods; one pass spends at most lookupTimeout
-// on DaemonSet reads.
-func (r *drainRun) adopt(ctx context.Context, pods []*corev1.Pod, rep *Report) {
+// adopt returns the jobs of pods that reached the node after the plan
+// (bound by a scheduler that had not seen the cordon, created with
+// nodeName, or tolerating every taint), and of pods kubectl's filters could
+// not decide on before (their DaemonSet could not be read) once their next
+// attempt is due and decides it; the caller starts them if it evicts. They
+// go through the same filters as the plan's pods; one pass spends at most
+// lookupTimeout on DaemonSet reads.
+func (r *drainRun) adopt(ctx context.Context, pods []*corev1.Pod, rep *Report) []*podJob {
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
+	var fresh []*podJob
 	now := r.d.clock.Now()
 	for _, p := range pods {
 		if r.known[p.UID] {
@@ -255,29 +295,32 @@ func (r *drainRun) adopt(ctx context.Context, pods []*corev1.Pod, rep *Report) {
 			rep.Skipped = append(rep.Skipped, SkippedPod{Namespace: p.Namespace, Name: p.Name, Reason: c.reason})
 			continue
 		}
-		if l != nil {
-			r.d.log.Info("pod's DaemonSet is gone; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
-		} else {
-			r.d.log.Info("pod reached the node after the drain began; evicting it", zap.String("pod", p.Namespace+"/"+p.Name))
-		}
 		j := newJob(*p)
+		switch {
+		case l != nil && l.atPlan:
+		case l != nil:
+			j.res.Arrived = l.first
+		default:
+			j.res.Arrived = now
+		}
+		name := zap.String("pod", p.Namespace+"/"+p.Name)
+		switch {
+		case !rep.Emptied.IsZero():
+			r.d.log.Warn("pod reached the node after it was empty; evicting it", name)
+		case l != nil:
+			r.d.log.Info("pod's DaemonSet is gone; evicting it", name)
+		default:
+			r.d.log.Info("pod reached the node after the drain began; evicting it", name)
+		}
 		r.jobs = append(r.jobs, j)
-		r.start(ctx, j)
+		fresh = append(fresh, j)
 	}
 	for uid := range r.lookups {
 		if _, gone := r.tr.gone(uid); gone {
 			delete(r.lookups, uid)
 		}
 	}
-}
-
-func (r *drainRun) allGone() bool {
-	for _, j := range r.jobs {
-		if _, gone := r.tr.gone(j.pod.UID); !gone {
-			return false
-		}
-	}
-	return true
+	return fresh
 }
 
 // lastError is the tracker's current list or watch failure, or else the
@@ -298,12 +341,14 @@ func (r *drainRun) lastError() error {
 	return nil
 }
 
-// settle fills in the report's pods from the jobs, when each left and, for
-// those that did not, why it is still on the node.
+// settle fills in the report's pods from the jobs (whose evictions have
+// ended or not started), when each left and, for those that did not, why
+// it is still on the node.
 func (d *Drainer) settle(rep *Report, jobs []*podJob, tr *tracker) {
 	rep.Pods = make([]PodResult, len(jobs))
 	for i, j := range jobs {
-		r := &j.res
+		res := j.res
+		r := &res
 		if r.Accepted.After(rep.AllAccepted) {
 			rep.AllAccepted = r.Accepted
 		}
@@ -319,7 +364,7 @@ func (d *Drainer) settle(rep *Report, jobs []*podJob, tr *tracker) {
 		case Evicted, DeletedAfterCutoff, DeletedAfterRefusal:
 			r.Reason = fmt.Sprintf("still terminating at the deadline (%s at %s with %ds grace)", r.Outcome, r.Accepted.UTC().Format(time.RFC3339), r.Grace)
 		case GoneBeforeEviction:
-			r.Reason = "was terminating before the drain and still is at the deadline"
+			r.Reason = fmt.Sprintf("terminated by %s and still terminating at the deadline (grace %ds)", r.TerminatedBy.words(), r.Grace)
 		case "":
 			if r.Reason == "" {
 				r.Reason = "the drain ended before its eviction was tried"

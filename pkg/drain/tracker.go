@@ -28,7 +28,7 @@ type tracker struct {
 	mu      sync.Mutex
 	pods    map[types.UID]*corev1.Pod
 	goneAt  map[types.UID]time.Time
-	goneCh  map[types.UID]chan struct{} // closed when the pod is gone
+	leaving map[types.UID]chan struct{} // closed when the pod is terminating or gone
 	changed chan struct{}               // closed and replaced on every change
 	lastErr error                       // the last list or watch failure, nil once one worked
 }
@@ -37,7 +37,7 @@ type tracker struct {
 // watches them until ctx ends.
 func startTracker(ctx context.Context, c kubernetes.Interface, node string, clk clock.Clock, log *zap.Logger) (*tracker, []corev1.Pod, error) {
 	t := &tracker{client: c, node: node, clock: clk, log: log, pods: map[types.UID]*corev1.Pod{},
-		goneAt: map[types.UID]time.Time{}, goneCh: map[types.UID]chan struct{}{}, changed: make(chan struct{})}
+		goneAt: map[types.UID]time.Time{}, leaving: map[types.UID]chan struct{}{}, changed: make(chan struct{})}
 	var list []corev1.Pod
 	var rv string
 	err := retryTransient(ctx, clk, func(ctx context.Context) error {
@@ -73,10 +73,7 @@ func (t *tracker) list(ctx context.Context) ([]corev1.Pod, string, error) {
 	for i := range l.Items {
 		p := &l.Items[i]
 		seen[p.UID] = true
-		t.pods[p.UID] = p
-		if finished(p) {
-			t.markGone(p.UID, now)
-		}
+		t.put(p, now)
 	}
 	for uid := range t.pods {
 		if !seen[uid] {
@@ -147,10 +144,7 @@ func (t *tracker) consume(ctx context.Context, w watch.Interface) (string, int) 
 			t.mu.Lock()
 			switch ev.Type {
 			case watch.Added, watch.Modified:
-				t.pods[pod.UID] = pod
-				if finished(pod) {
-					t.markGone(pod.UID, t.clock.Now())
-				}
+				t.put(pod, t.clock.Now())
 			case watch.Deleted:
 				delete(t.pods, pod.UID)
 				t.markGone(pod.UID, t.clock.Now())
@@ -179,15 +173,31 @@ func finished(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
+// put records the latest copy of a pod on the node; t.mu must be held.
+func (t *tracker) put(p *corev1.Pod, now time.Time) {
+	t.pods[p.UID] = p
+	switch {
+	case finished(p):
+		t.markGone(p.UID, now)
+	case p.DeletionTimestamp != nil:
+		t.wakeLeaving(p.UID)
+	}
+}
+
 // markGone records that uid left; t.mu must be held.
 func (t *tracker) markGone(uid types.UID, at time.Time) {
 	if _, ok := t.goneAt[uid]; ok {
 		return
 	}
 	t.goneAt[uid] = at
-	if ch, ok := t.goneCh[uid]; ok {
+	t.wakeLeaving(uid)
+}
+
+// wakeLeaving closes uid's leaving channel, if asked for; t.mu must be held.
+func (t *tracker) wakeLeaving(uid types.UID) {
+	if ch, ok := t.leaving[uid]; ok {
 		close(ch)
-		delete(t.goneCh, uid)
+		delete(t.leaving, uid)
 	}
 }
 
@@ -212,18 +222,22 @@ func (t *tracker) get(uid types.UID) *corev1.Pod {
 	return t.pods[uid]
 }
 
-// goneChan returns a channel closed when the pod is gone. It costs a map
-// entry, not a goroutine, however often it is asked for.
-func (t *tracker) goneChan(uid types.UID) <-chan struct{} {
+// leavingChan returns a channel closed once the pod is terminating
+// (someone deleted it) or gone. It costs a map entry, not a goroutine,
+// however often it is asked for.
+func (t *tracker) leavingChan(uid types.UID) <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.goneAt[uid]; ok {
 		return closed
 	}
-	ch, ok := t.goneCh[uid]
+	if p := t.pods[uid]; p != nil && p.DeletionTimestamp != nil {
+		return closed
+	}
+	ch, ok := t.leaving[uid]
 	if !ok {
 		ch = make(chan struct{})
-		t.goneCh[uid] = ch
+		t.leaving[uid] = ch
 	}
 	return ch
 }

@@ -37,6 +37,15 @@ type Request struct {
 	Deadline time.Time
 	// Detected is when the notice was first seen; zero means now.
 	Detected time.Time
+	// OnEmpty, if not nil, keeps the drain going after the node is first
+	// empty: Drain calls it then, once, on the drain's goroutine, with the
+	// report of that moment (Empty true, Emptied and Finished set to it),
+	// and goes on watching the node until deadline − margin, draining every
+	// pod that reaches it by the same rules, until ctx ends. A caller that
+	// acts on "empty" (completes an ASG lifecycle action, frees a worker)
+	// acts here, not when Drain returns; OnEmpty should return quickly.
+	// Nil: Drain returns at the first moment the node is empty.
+	OnEmpty func(*Report)
 
 	recorder string // set by the Drainer: its NodeNotice.By
 }
