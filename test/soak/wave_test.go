@@ -35,6 +35,7 @@ func (w *world) runWave(wave int) waveResult {
 	sem := make(chan struct{}, 4)
 	for i, n := range nodes {
 		sc := Draw(w.opt.seed, wave, n, w.opt.limits)
+		w.t.Logf("  %s", sc)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()

@@ -138,3 +138,11 @@ func (w *world) addControllerRule(r testenv.Rule) func() {
 		}
 	}
 }
+
+// replay is the make line that runs what opt runs.
+func (o options) replay() string {
+	if o.only != nil {
+		return fmt.Sprintf("make soak SEED=%d ONLY=%d:%d", o.seed, o.only[0], o.only[1])
+	}
+	return fmt.Sprintf("make soak SEED=%d WAVES=%d NODES=%d", o.seed, o.waves, o.nodes)
+}
