@@ -173,11 +173,18 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // lead is the leader's work until ctx ends: resume the drains recorded on
 // nodes, receive messages, drain. When it returns, every drain it started
-// has stopped (a new leader resumes them from the nodes' records).
+// has stopped (a new leader resumes them from the nodes' records). Call it
+// for one leadership at a time (elect does): the pool and the lifecycle
+// state are the process's, remade by each leadership.
 func (c *Controller) lead(ctx context.Context) {
 	started := c.clock.Now()
 	c.qm.Leader.Set(1)
-	defer c.qm.Leader.Set(0)
+	var leading sync.WaitGroup
+	leading.Go(func() {
+		<-ctx.Done() // the leadership ends here, before its drains have stopped
+		c.qm.Leader.Set(0)
+	})
+	defer leading.Wait()
 	c.pool = newPool(func(delta int) { c.qm.DrainsInFlight.Add(float64(delta)) })
 	c.pool.start(c.cfg.Workers)
 	as := newActors(ctx, c)
