@@ -202,13 +202,12 @@ func (r *run) scheduleWorkload(ctx context.Context, notice time.Time) {
 // settleQuiet after the late pods came, the notice was withdrawn and the
 // node schedulable again, or the deadline − margin passed.
 func (r *run) settle(notice time.Time) {
-	goneBy := r.sc.GoneBy(notice, r.w.opt.margin)
 	earliest := notice.Add(12 * time.Second) // late pods come within 10 s
 	var emptySince time.Time
 	for {
 		time.Sleep(250 * time.Millisecond)
 		now := time.Now()
-		if now.After(goneBy.Add(time.Second)) {
+		if now.After(r.goneBy(notice).Add(time.Second)) {
 			return
 		}
 		if r.sc.Withdrawn() {
@@ -231,6 +230,21 @@ func (r *run) settle(notice time.Time) {
 			return
 		}
 	}
+}
+
+// goneBy is when the scenario's pods must be gone (Scenario.GoneBy). An
+// ASG target lifecycle state carries no time: the agent promises its
+// window from when it can first read the state, so the deadline counts
+// from the first answer that showed it through the IMDS proxy.
+func (r *run) goneBy(notice time.Time) time.Time {
+	if r.sc.Signal == ASGTerminated && r.imds != nil {
+		for _, l := range r.imds.Requests() {
+			if l.Status == 200 && l.Path == "/latest/meta-data/autoscaling/target-lifecycle-state" && !l.At.Before(notice) {
+				return r.sc.GoneBy(l.At, r.w.opt.margin)
+			}
+		}
+	}
+	return r.sc.GoneBy(notice, r.w.opt.margin)
 }
 
 // teardown stops the agent and proxies, releases the faults, and deletes

@@ -13,7 +13,7 @@ import (
 
 // verdict checks the scenario's promises once it has settled.
 func (r *run) verdict(notice time.Time) Outcome {
-	goneBy := r.sc.GoneBy(notice, r.w.opt.margin)
+	goneBy := r.goneBy(notice)
 	out := Outcome{Scenario: r.sc, Cordon: -1}
 	pods := r.w.obs.podsOf(r.node)
 	var emptyAt time.Time
