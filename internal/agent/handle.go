@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,7 +27,7 @@ func fromIMDS(n imds.Notice) interrupt.Event {
 // request is the drain package's request for notice n and deadline.
 func (a *Agent) request(n interrupt.Notice, deadline time.Time) drain.Request {
 	return drain.Request{Node: a.cfg.NodeName, Kind: string(n.Kind), Action: n.Action, NoticeID: n.ID,
-		Deadline: deadline, Detected: n.Detected}
+		Deadline: deadline, Detected: n.Detected, Source: string(n.Source)}
 }
 
 // noticeLog is the logger for what is done about n.
@@ -130,12 +131,26 @@ func (a *Agent) taint(x interrupt.TaintNode) {
 	}, log)
 }
 
-// uncordon removes the marks, retried until done or superseded.
+// uncordon withdraws the agent's notice from the node, retried until done
+// or superseded: the marks go, unless the controller holds a notice on the
+// node too (mode both), which keeps them.
 func (a *Agent) uncordon(x interrupt.UncordonNode) {
 	log := a.noticeLog(x.Notice)
 	log.Info("uncordoning the node", zap.String("why", x.Message))
-	a.work.nodeWrite(false, func(ctx context.Context) error { return a.actor.Uncordon(ctx, a.cfg.NodeName) }, func() {
+	var held atomic.Pointer[drain.NodeNotice] // attempts may run side by side
+	a.work.nodeWrite(false, func(ctx context.Context) error {
+		h, err := a.actor.Uncordon(ctx, a.cfg.NodeName, string(x.Notice.Source))
+		if err == nil {
+			held.Store(h)
+		}
+		return err
+	}, func() {
 		a.m.Deadline.Set(0)
+		if h := held.Load(); h != nil {
+			log.Info("the agent's notice is withdrawn; the node stays cordoned for another process's notice",
+				zap.String("held_by", drain.SourceOf(*h)), zap.String("held_notice_id", h.ID))
+			return
+		}
 		log.Info("node uncordoned")
 		a.out.nodeEvent(corev1.EventTypeNormal, "Uncordoned", x.Message)
 	}, log)

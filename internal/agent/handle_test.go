@@ -49,7 +49,10 @@ func (f *fakeActor) Taint(_ context.Context, r drain.Request) error {
 	f.record("taint " + r.NoticeID)
 	return nil
 }
-func (f *fakeActor) Uncordon(context.Context, string) error { f.record("uncordon"); return nil }
+func (f *fakeActor) Uncordon(context.Context, string, string) (*drain.NodeNotice, error) {
+	f.record("uncordon")
+	return nil, nil
+}
 func (f *fakeActor) Notice(context.Context, string) (*drain.NodeNotice, error) {
 	return nil, nil
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,16 +75,15 @@ func (a *Agent) awaitPaths(ctx context.Context) {
 	a.report(ctx, interrupt.Synced{Source: interrupt.SourceIMDS})
 }
 
-// recorded is the state machine's view of the node's notice record; a
-// rehearsal is told by its ID.
-func recorded(n *drain.NodeNotice) *interrupt.Recorded {
+// recorded is the state machine's view of the agent's own notice in the
+// node's record (instance metadata's or a rehearsal's), nil if the agent
+// holds none: a notice the controller holds (mode both) is the
+// controller's, never handed to the machine, so the agent never undoes it.
+func recorded(rec *drain.NodeNotice) *interrupt.Recorded {
+	n := rec.Held(drain.SourceIMDS)
 	if n == nil {
 		return nil
 	}
-	src := interrupt.SourceIMDS
-	if strings.HasPrefix(n.ID, rehearsalPrefix) {
-		src = interrupt.SourceRehearsal
-	}
-	return &interrupt.Recorded{Kind: interrupt.Kind(n.Kind), ID: n.ID, Action: n.Action, Source: src,
+	return &interrupt.Recorded{Kind: interrupt.Kind(n.Kind), ID: n.ID, Action: n.Action, Source: interrupt.Source(drain.SourceOf(*n)),
 		Deadline: n.Deadline, Detected: n.Detected, TaintOnly: n.TaintOnly}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/webhook"
+	"github.com/spot-handler/spot-handler/pkg/drain"
 	"github.com/spot-handler/spot-handler/pkg/imds"
 )
 
@@ -62,11 +63,16 @@ func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error 
 	case interrupt.UncordonNode:
 		ctx, cancel := context.WithTimeout(as.ctx, markTimeout)
 		defer cancel()
-		if err := c.actor.Uncordon(ctx, a.node); err != nil {
+		held, err := c.actor.Uncordon(ctx, a.node, drain.SourceQueue)
+		if err != nil {
 			a.log.Error("uncordoning the node failed", zap.Error(err))
 			return fmt.Errorf("uncordoning node %s: %w", a.node, err)
 		}
 		a.marked = false
+		if held != nil {
+			a.log.Info("the controller's notice is withdrawn; the node stays cordoned for the agent's notice", zap.String("held_notice_id", held.ID))
+			break
+		}
 		c.nodeEvent(a.node, corev1.EventTypeNormal, "Uncordoned", x.Message)
 	case interrupt.Keep:
 		a.log.Debug("node kept as it is", zap.String("reason", x.Reason), zap.String("notice_id", x.Notice.ID))

@@ -139,10 +139,12 @@ func (c *Controller) handleNotice(ctx context.Context, as *actors, n queue.Notic
 			return metrics.QueueUnknownKept, false
 		}
 	}
-	if rec, err := drain.ReadNotice(node); err == nil && rec != nil && !fromQueue(rec) && !rec.TaintOnly {
-		log.Info("the node's DaemonSet agent is already draining it: leaving the drain to it", zap.String("node", node.Name),
-			zap.String("agent_notice_id", rec.ID))
-		return metrics.QueueAgentDraining, true
+	if rec, err := drain.ReadNotice(node); err == nil {
+		if agent := agentDrain(rec, in, received); agent != nil {
+			log.Info("the node's DaemonSet agent is already draining it for an interruption in force: leaving the drain to it",
+				zap.String("node", node.Name), zap.String("agent_notice_id", agent.ID), zap.Time("agent_deadline", agent.Deadline))
+			return metrics.QueueAgentDraining, true
+		}
 	}
 	r := as.deliver(node.Name, interrupt.Received{Notice: in})
 	if !r.durable {

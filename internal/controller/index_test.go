@@ -53,7 +53,13 @@ func TestRecorded(t *testing.T) {
 	if !ok || r.Source != interrupt.SourceQueue || !r.Deadline.Equal(dl) || r.Kind != interrupt.SpotInterruption {
 		t.Errorf("controller's record: %+v, %v", r, ok)
 	}
-	for _, n := range []*drain.NodeNotice{nil, {Kind: "SpotInterruption", ID: "SpotInterruption/terminate/2026-12-01T12:02:00Z"}, {ID: "queue/"}} {
+	mine := drain.NodeNotice{Kind: "InstanceStateChange", ID: "queue/InstanceStateChange/i-12345678", Deadline: dl, Source: drain.SourceQueue}
+	r, ok = recorded(&drain.NodeNotice{Kind: "SpotInterruption", ID: "SpotInterruption/terminate/x", Source: drain.SourceIMDS, Others: []drain.NodeNotice{mine}})
+	if !ok || r.ID != mine.ID || r.Kind != interrupt.InstanceStateChange {
+		t.Errorf("controller's record under the agent's: %+v, %v", r, ok)
+	}
+	for _, n := range []*drain.NodeNotice{nil, {Kind: "SpotInterruption", ID: "SpotInterruption/terminate/2026-12-01T12:02:00Z"}, {ID: "queue/"},
+		{Kind: "SpotInterruption", ID: "queue/x", Source: drain.SourceIMDS}} {
 		if _, ok := recorded(n); ok {
 			t.Errorf("resumed %+v", n)
 		}

@@ -90,15 +90,16 @@ func (c *Controller) leadLifecycles(ctx context.Context, as *actors) {
 			continue
 		}
 		notice, _ := drain.ReadNotice(node)
-		switch {
-		case notice != nil && !fromQueue(notice) && !notice.TaintOnly:
-			c.completeAfterAgent(ctx, node.Name, notice.Deadline, *rec)
-		case notice != nil && fromQueue(notice) && !notice.TaintOnly:
+		term := terminateNotice(rec.Instance, queue.IDPrefix+string(queue.LifecycleAction)+"/"+rec.Instance+"/"+rec.Token, *rec, c.clock.Now())
+		own := notice.Held(drain.SourceQueue)
+		switch agent := agentDrain(notice, term, c.clock.Now()); {
+		case agent != nil:
+			c.completeAfterAgent(ctx, node.Name, agent.Deadline, *rec)
+		case own != nil && !own.TaintOnly:
 			l.setPending(node.Name)
 		default:
 			l.setPending(node.Name)
-			as.post(node.Name, interrupt.Received{Notice: terminateNotice(rec.Instance, queue.IDPrefix+string(queue.LifecycleAction)+"/"+rec.Instance+"/"+rec.Token,
-				*rec, c.clock.Now())})
+			as.post(node.Name, interrupt.Received{Notice: term})
 		}
 	}
 }
@@ -200,14 +201,17 @@ func (c *Controller) terminate(ctx context.Context, as *actors, n queue.Notice, 
 		log.Error("recording the lifecycle action on the node failed; the message stays and comes back", zap.Error(err))
 		return metrics.QueueFailed, false
 	}
-	if agent, err := drain.ReadNotice(node); err == nil && agent != nil && !fromQueue(agent) && !agent.TaintOnly {
-		log.Info("the node's DaemonSet agent is already draining it: the action is held and completed at the agent's deadline",
-			zap.String("agent_notice_id", agent.ID), zap.Time("agent_deadline", agent.Deadline))
-		c.completeAfterAgent(as.ctx, node.Name, agent.Deadline, rec)
-		return metrics.QueueAgentDraining, true
+	term := terminateNotice(a.InstanceID, n.ID, rec, received)
+	if notice, err := drain.ReadNotice(node); err == nil {
+		if agent := agentDrain(notice, term, received); agent != nil {
+			log.Info("the node's DaemonSet agent is already draining it for an interruption in force: the action is held and completed at the agent's deadline",
+				zap.String("agent_notice_id", agent.ID), zap.Time("agent_deadline", agent.Deadline))
+			c.completeAfterAgent(as.ctx, node.Name, agent.Deadline, rec)
+			return metrics.QueueAgentDraining, true
+		}
 	}
 	c.lc.setPending(node.Name)
-	r := as.deliver(node.Name, interrupt.Received{Notice: terminateNotice(a.InstanceID, n.ID, rec, received)})
+	r := as.deliver(node.Name, interrupt.Received{Notice: term})
 	if !r.durable {
 		log.Warn("the notice is not recorded on the node yet: the message stays and comes back (the action is held meanwhile)", zap.Error(r.err))
 		return metrics.QueueFailed, false

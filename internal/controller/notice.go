@@ -38,21 +38,17 @@ func machineNotice(n queue.Notice, received time.Time) (interrupt.Notice, bool) 
 // request is the drain request for a drain the machine chose.
 func request(node string, d interrupt.Drain) drain.Request {
 	return drain.Request{Node: node, Kind: string(d.Notice.Kind), Action: d.Notice.Action, NoticeID: d.Notice.ID,
-		Deadline: d.Deadline, Detected: d.Notice.Detected}
+		Deadline: d.Deadline, Detected: d.Notice.Detected, Source: drain.SourceQueue}
 }
 
-// recorded turns the notice annotation on a node into what the machine
-// resumes from. Only notices a controller recorded (IDs from pkg/queue) are
-// resumed; a notice the DaemonSet agent recorded is the agent's to finish.
-func recorded(n *drain.NodeNotice) (interrupt.Recorded, bool) {
-	if n == nil || !fromQueue(n) {
+// recorded turns the controller's notice in the node's record into what
+// the machine resumes from. Only the notice a controller holds is resumed;
+// one the DaemonSet agent holds (mode both) is the agent's to finish.
+func recorded(rec *drain.NodeNotice) (interrupt.Recorded, bool) {
+	n := rec.Held(drain.SourceQueue)
+	if n == nil {
 		return interrupt.Recorded{}, false
 	}
 	return interrupt.Recorded{Kind: interrupt.Kind(n.Kind), ID: n.ID, Action: n.Action, Source: interrupt.SourceQueue,
 		Deadline: n.Deadline, Detected: n.Detected, TaintOnly: n.TaintOnly}, true
-}
-
-// fromQueue reports whether a node's notice was recorded by a controller.
-func fromQueue(n *drain.NodeNotice) bool {
-	return len(n.ID) > len(queue.IDPrefix) && n.ID[:len(queue.IDPrefix)] == queue.IDPrefix
 }

@@ -46,5 +46,5 @@ func (c *Controller) recordedOn(node string) bool {
 		return false
 	}
 	rec, err := drain.ReadNotice(obj.(*corev1.Node))
-	return err == nil && rec != nil && fromQueue(rec)
+	return err == nil && rec.Held(drain.SourceQueue) != nil
 }

@@ -388,7 +388,7 @@ func TestUncordonRemovesOnlyWhatWeAdded(t *testing.T) {
 	if err != nil || notice == nil || notice.Kind != "ScheduledMaintenance" || notice.ID != "e1" {
 		t.Fatalf("notice annotation = %+v, %v", notice, err)
 	}
-	if err := d.Uncordon(ctx, node); err != nil {
+	if _, err := d.Uncordon(ctx, node, SourceIMDS); err != nil {
 		t.Fatal(err)
 	}
 	n = getNode(t, p, node)

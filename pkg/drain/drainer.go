@@ -87,13 +87,20 @@ func (d *Drainer) mark(n *corev1.Node, req Request, taintOnly bool) ([]patchOp, 
 	return markPatch(n, req, d.policy, effect, taintOnly, d.clock.Now())
 }
 
-// Uncordon removes what Cordon or Taint added, and only that (a node the
-// operator had cordoned stays cordoned), and the notice annotation.
-func (d *Drainer) Uncordon(ctx context.Context, node string) error {
+// Uncordon withdraws source's side's notice. When no other side holds a
+// notice on the node, it removes what Cordon or Taint added, and only that
+// (a node the operator had cordoned stays cordoned), and the notice
+// annotation; else the node stays marked for the notice it returns. Only
+// this Drainer's own claim is removed.
+func (d *Drainer) Uncordon(ctx context.Context, node, source string) (*NodeNotice, error) {
 	d.runs.forget(node)
-	return patchNode(ctx, d.client, node, func(n *corev1.Node) ([]patchOp, error) {
-		return unmarkPatch(n, d.policy), nil
+	var held *NodeNotice
+	err := patchNode(ctx, d.client, node, func(n *corev1.Node) ([]patchOp, error) {
+		var ops []patchOp
+		ops, held = unmarkPatch(n, d.policy, source, d.holder)
+		return ops, nil
 	})
+	return held, err
 }
 
 // Notice returns the notice recorded on the node, or nil.

@@ -44,10 +44,14 @@ func (r *DryRun) Taint(ctx context.Context, req Request) error {
 }
 
 // Uncordon logs the patch it would apply.
-func (r *DryRun) Uncordon(ctx context.Context, node string) error {
-	return r.logPatch(ctx, node, "dry-run: would uncordon node", func(n *corev1.Node) ([]patchOp, error) {
-		return unmarkPatch(n, r.d.policy), nil
+func (r *DryRun) Uncordon(ctx context.Context, node, source string) (*NodeNotice, error) {
+	var held *NodeNotice
+	err := r.logPatch(ctx, node, "dry-run: would uncordon node", func(n *corev1.Node) ([]patchOp, error) {
+		var ops []patchOp
+		ops, held = unmarkPatch(n, r.d.policy, source, r.d.holder)
+		return ops, nil
 	})
+	return held, err
 }
 
 // Notice reads the node's notice annotation.

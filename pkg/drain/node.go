@@ -35,6 +35,14 @@ type NodeNotice struct {
 	// this field). A drain that finds the notice recorded by another is
 	// resumed (Report.Resumed); a later record of the same notice keeps it.
 	By string `json:"by,omitempty"`
+	// Source is the source that holds the notice: SourceIMDS, SourceQueue
+	// or SourceRehearsal ("" in records from before this field: SourceOf
+	// tells it by the ID). Only its own side undoes it.
+	Source string `json:"source,omitempty"`
+	// Others are the notices the other side holds on the node at the same
+	// time (the agent's and the controller's, in mode both), each without
+	// Others. The node's marks stay while any side holds a notice.
+	Others []NodeNotice `json:"others,omitempty"`
 }
 
 // What a drain adds, as listed in AddedAnnotation.
@@ -63,14 +71,18 @@ func pointer(key string) string {
 
 // markPatch returns the JSON patch that taints node for req (and, unless
 // taintOnly, cordons and labels it) and records the notice, or nil if the
-// node already carries all of it.
+// node already carries all of it. The notice replaces the one req's side
+// recorded before; the other side's stays in the record (Others), and a
+// taint only never weakens the taint of the other side's drain.
 func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffect, taintOnly bool, now time.Time) ([]patchOp, error) {
+	notice := recordFor(node, req, taintOnly, now)
 	added := splitAdded(node.Annotations[AddedAnnotation])
 	var ops []patchOp
 	taint := corev1.Taint{Key: TaintKey, Value: req.Kind, Effect: effect}
-	i := slices.IndexFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintKey })
+	i := taintIndex(node)
 	switch {
 	case i >= 0 && node.Spec.Taints[i].Value == taint.Value && node.Spec.Taints[i].Effect == taint.Effect:
+	case i >= 0 && taintOnly && holdsDrain(notice.Others):
 	case i >= 0:
 		ops = append(ops, testOp("/spec/taints", node.Spec.Taints),
 			patchOp{Op: "replace", Path: fmt.Sprintf("/spec/taints/%d", i), Value: taint})
@@ -94,15 +106,6 @@ func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffe
 		}
 		added = addOnce(added, addedLabel)
 	}
-	detected := req.Detected
-	if detected.IsZero() {
-		detected = now
-	}
-	notice := NodeNotice{Kind: req.Kind, Action: req.Action, ID: req.NoticeID, Deadline: req.Deadline.UTC(),
-		Detected: detected.UTC(), TaintOnly: taintOnly, By: req.recorder}
-	if old, err := parseNotice(node); err == nil && old != nil && old.ID == notice.ID && old.Kind == notice.Kind && old.TaintOnly == taintOnly {
-		notice = *old // resuming: keep the first detection time
-	}
 	b, err := json.Marshal(notice)
 	if err != nil {
 		return nil, fmt.Errorf("encoding notice annotation: %w", err)
@@ -114,23 +117,109 @@ func markPatch(node *corev1.Node, req Request, p Policy, effect corev1.TaintEffe
 	if len(node.Annotations) == 0 {
 		ops = append(ops, testOp("/metadata/annotations", nil), patchOp{Op: "add", Path: "/metadata/annotations", Value: want})
 	} else {
+		// Guarded: the other side's notice, read with the node, is kept.
+		ops = append(ops, testOp(annotationPath(NoticeAnnotation), annotation(node, NoticeAnnotation)))
 		for _, k := range []string{NoticeAnnotation, AddedAnnotation} {
-			ops = append(ops, patchOp{Op: "add", Path: "/metadata/annotations/" + pointer(k), Value: want[k]})
+			ops = append(ops, patchOp{Op: "add", Path: annotationPath(k), Value: want[k]})
 		}
 	}
 	return ops, nil
 }
 
-// unmarkPatch returns the JSON patch that removes what markPatch added (as
-// AddedAnnotation records) and the notice, or nil if there is nothing.
-func unmarkPatch(node *corev1.Node, p Policy) []patchOp {
+// recordFor is the record markPatch writes for req: req's notice (or the
+// same notice as its side recorded it before, keeping the first detection
+// time) with the other side's notice, if any, in Others. An unreadable
+// record is replaced.
+func recordFor(node *corev1.Node, req Request, taintOnly bool, now time.Time) NodeNotice {
+	detected := req.Detected
+	if detected.IsZero() {
+		detected = now
+	}
+	notice := NodeNotice{Kind: req.Kind, Action: req.Action, ID: req.NoticeID, Deadline: req.Deadline.UTC(),
+		Detected: detected.UTC(), TaintOnly: taintOnly, By: req.recorder, Source: req.Source}
+	old, err := parseNotice(node)
+	if err != nil {
+		return notice
+	}
+	for _, h := range old.all() {
+		if side(SourceOf(h)) == side(req.Source) && h.ID == notice.ID && h.Kind == notice.Kind && h.TaintOnly == taintOnly {
+			if h.Source == "" {
+				h.Source = req.Source
+			}
+			notice = h // resuming: keep the first detection time
+		}
+	}
+	notice.Others = old.otherSide(req.Source)
+	return notice
+}
+
+// unmarkPatch returns the JSON patch that withdraws source's side's notice
+// from the node. When the other side holds none, it removes what markPatch
+// added (as AddedAnnotation records) and the record; else it records only
+// the other side's notices, which it returns the first of, and leaves the
+// node marked for them (see keepFor). It removes holder's claim, no other.
+// It returns nil ops if there is nothing to change.
+func unmarkPatch(node *corev1.Node, p Policy, source, holder string) ([]patchOp, *NodeNotice) {
+	rec, err := parseNotice(node)
+	rest := rec.otherSide(source)
+	if err != nil || len(rest) == 0 {
+		return append(unmarkAll(node, p), unclaimPatch(node, holder)...), nil
+	}
+	return append(keepFor(node, p, rest), unclaimPatch(node, holder)...), &rest[0]
+}
+
+// unmarkAll removes every mark markPatch added and the record.
+func unmarkAll(node *corev1.Node, p Policy) []patchOp {
 	added := splitAdded(node.Annotations[AddedAnnotation])
 	var ops []patchOp
 	if slices.Contains(added, addedTaint) {
-		if i := slices.IndexFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintKey }); i >= 0 {
+		if i := taintIndex(node); i >= 0 {
 			ops = append(ops, testOp("/spec/taints", node.Spec.Taints), patchOp{Op: "remove", Path: fmt.Sprintf("/spec/taints/%d", i)})
 		}
 	}
+	cordon, _ := uncordonOps(node, p, added)
+	ops = append(ops, cordon...)
+	for _, k := range []string{NoticeAnnotation, AddedAnnotation} {
+		if _, ok := node.Annotations[k]; ok {
+			ops = append(ops, patchOp{Op: "remove", Path: annotationPath(k)})
+		}
+	}
+	return ops
+}
+
+// keepFor returns the patch that records only rest (the other side's
+// notices) and leaves the node marked for them: when every one of them is a
+// taint only, the cordon and the label go and the taint becomes
+// PreferNoSchedule.
+func keepFor(node *corev1.Node, p Policy, rest []NodeNotice) []patchOp {
+	rec := rest[0]
+	rec.Others = rest[1:]
+	if len(rec.Others) == 0 {
+		rec.Others = nil
+	}
+	var ops []patchOp
+	if b, err := json.Marshal(rec); err == nil && string(b) != node.Annotations[NoticeAnnotation] {
+		ops = append(ops, testOp(annotationPath(NoticeAnnotation), annotation(node, NoticeAnnotation)),
+			patchOp{Op: "add", Path: annotationPath(NoticeAnnotation), Value: string(b)})
+	}
+	if holdsDrain(rest) {
+		return ops
+	}
+	cordon, left := uncordonOps(node, p, splitAdded(node.Annotations[AddedAnnotation]))
+	if i := taintIndex(node); i >= 0 && node.Spec.Taints[i].Effect != corev1.TaintEffectPreferNoSchedule {
+		cordon = append(cordon, testOp("/spec/taints", node.Spec.Taints), patchOp{Op: "replace", Path: fmt.Sprintf("/spec/taints/%d", i),
+			Value: corev1.Taint{Key: TaintKey, Value: rec.Kind, Effect: corev1.TaintEffectPreferNoSchedule}})
+	}
+	if len(cordon) == 0 {
+		return ops
+	}
+	return append(append(ops, cordon...), patchOp{Op: "add", Path: annotationPath(AddedAnnotation), Value: strings.Join(left, ",")})
+}
+
+// uncordonOps returns the ops that remove the cordon and the label if the
+// drain added them (added), and what remains added after them.
+func uncordonOps(node *corev1.Node, p Policy, added []string) ([]patchOp, []string) {
+	var ops []patchOp
 	if slices.Contains(added, addedUnschedulable) && node.Spec.Unschedulable {
 		ops = append(ops, patchOp{Op: "replace", Path: "/spec/unschedulable", Value: false})
 	}
@@ -139,12 +228,30 @@ func unmarkPatch(node *corev1.Node, p Policy) []patchOp {
 			ops = append(ops, patchOp{Op: "remove", Path: "/metadata/labels/" + pointer(p.ExcludeLabel)})
 		}
 	}
-	for _, k := range []string{NoticeAnnotation, AddedAnnotation, ClaimAnnotation} {
-		if _, ok := node.Annotations[k]; ok {
-			ops = append(ops, patchOp{Op: "remove", Path: "/metadata/annotations/" + pointer(k)})
-		}
+	left := slices.DeleteFunc(slices.Clone(added), func(a string) bool { return a == addedUnschedulable || a == addedLabel })
+	return ops, left
+}
+
+// holdsDrain reports whether any of ns is a drain, not a taint only.
+func holdsDrain(ns []NodeNotice) bool {
+	return slices.ContainsFunc(ns, func(n NodeNotice) bool { return !n.TaintOnly })
+}
+
+// taintIndex is the index of TaintKey's taint on node, or -1.
+func taintIndex(node *corev1.Node) int {
+	return slices.IndexFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == TaintKey })
+}
+
+// annotationPath is the JSON pointer of annotation key.
+func annotationPath(key string) string { return "/metadata/annotations/" + pointer(key) }
+
+// annotation is the node's annotation key, or nil (a test that it is
+// absent) when it has none.
+func annotation(node *corev1.Node, key string) any {
+	if v, ok := node.Annotations[key]; ok {
+		return v
 	}
-	return ops
+	return nil
 }
 
 func splitAdded(s string) []string {

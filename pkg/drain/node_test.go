@@ -76,7 +76,11 @@ func TestUnmarkPatchRemovesOnlyWhatWasAdded(t *testing.T) {
 			Annotations: map[string]string{AddedAnnotation: "taint", NoticeAnnotation: "{}", ClaimAnnotation: "me 2026-12-01T22:00:00Z"}},
 		Spec: corev1.NodeSpec{Unschedulable: true, Taints: []corev1.Taint{{Key: "team"}, {Key: TaintKey}}},
 	}
-	got := opsString(t, unmarkPatch(n, DefaultPolicy()))
+	ops, held := unmarkPatch(n, DefaultPolicy(), SourceIMDS, "me")
+	if held != nil {
+		t.Errorf("held by %+v, want the marks removed", held)
+	}
+	got := opsString(t, ops)
 	for _, w := range []string{`{"op":"remove","path":"/spec/taints/1"}`, `/metadata/annotations/spot-handler.io~1notice`,
 		`/metadata/annotations/spot-handler.io~1added`, `/metadata/annotations/spot-handler.io~1drainer`} {
 		if !strings.Contains(got, w) {

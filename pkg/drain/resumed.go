@@ -17,13 +17,14 @@ func recorderID(holder string) string {
 }
 
 // continues reports whether a drain of req continues a drain started
-// before it, given the notice recorded on the node when the drain first
-// read it (nil: none): the record is of req's notice, for a drain (not a
-// taint only), and it was written by another Drainer (an earlier process,
+// before it, given the record on the node when the drain first read it
+// (nil: none): req's side's notice in it is req's notice, for a drain (not
+// a taint only), and it was written by another Drainer (an earlier process,
 // or a record from before NodeNotice.By existed), or self already ran a
 // drain of it that ended (died or was stopped). A record self wrote with
 // Cordon just before this drain is this drain's own.
 func continues(rec *NodeNotice, req Request, self string, ranBefore bool) bool {
+	rec = rec.Held(req.Source)
 	if rec == nil || rec.TaintOnly || rec.ID != req.NoticeID || rec.Kind != req.Kind {
 		return false
 	}

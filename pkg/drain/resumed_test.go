@@ -28,6 +28,9 @@ func TestContinues(t *testing.T) {
 		{"another notice recorded, this one ran before", rec("spot-0", self, false), true, false},
 		{"same notice only tainted", rec("spot-1", "kube-system/agent@bbbb", true), false, false},
 		{"same ID, another kind", &NodeNotice{Kind: "RebalanceRecommendation", ID: "spot-1", By: "x"}, false, false},
+		{"the same notice held by the other side", &NodeNotice{Kind: "SpotInterruption", ID: "spot-1", By: "x", Source: SourceQueue}, false, false},
+		{"recorded by an earlier process, under the other side's notice", &NodeNotice{Kind: "InstanceStateChange", ID: "queue/x", Source: SourceQueue,
+			Others: []NodeNotice{*rec("spot-1", "kube-system/agent@bbbb", false)}}, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := continues(c.rec, req, self, c.ranBefore); got != c.want {
@@ -80,7 +83,7 @@ func TestDrainResumedOnlyWhenStartedBefore(t *testing.T) {
 	drainOnce("drain after the caller's cordon", first, false)
 	drainOnce("the same drainer's second drain", first, true)
 	drainOnce("a restarted agent in the same pod", newDrainer(t, p, samePod), true)
-	if err := first.Uncordon(ctx, node); err != nil {
+	if _, err := first.Uncordon(ctx, node, SourceIMDS); err != nil {
 		t.Fatal(err)
 	}
 	drainOnce("after uncordon", first, false)

@@ -46,6 +46,10 @@ type Request struct {
 	// acts here, not when Drain returns; OnEmpty should return quickly.
 	// Nil: Drain returns at the first moment the node is empty.
 	OnEmpty func(*Report)
+	// Source is the source that holds the notice (SourceIMDS, SourceQueue
+	// or SourceRehearsal), recorded in NodeNotice.Source; "" is taken for
+	// the agent's.
+	Source string
 
 	recorder string // set by the Drainer: its NodeNotice.By
 }
@@ -118,8 +122,11 @@ type Interface interface {
 	// Taint adds TaintKey with effect PreferNoSchedule and the notice, and
 	// neither cordons nor evicts (a rebalance recommendation).
 	Taint(ctx context.Context, req Request) error
-	// Uncordon removes what Cordon added, and only that.
-	Uncordon(ctx context.Context, node string) error
+	// Uncordon withdraws source's side's notice from the node's record; if
+	// no other side holds one, it removes what Cordon added, and only that,
+	// and returns nil; else it leaves the node marked and returns the notice
+	// that holds it. It removes only its own drain claim.
+	Uncordon(ctx context.Context, node, source string) (*NodeNotice, error)
 	// Notice returns the notice recorded on the node, or nil if none.
 	Notice(ctx context.Context, node string) (*NodeNotice, error)
 }
