@@ -31,6 +31,10 @@ type effects interface {
 	// drained reports a drain's end (rep.Err says what ended it) as
 	// metrics, logs, Events and a webhook, and says how it ended.
 	drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome
+	// watched reports the end of the watch that followed the node's first
+	// empty moment (drained reported that moment): the pods that reached
+	// the node meanwhile, and whether it was empty at the end.
+	watched(d interrupt.Drain, rep *drain.Report, log *zap.Logger)
 	// cordoned reports a cordon-only drain.
 	cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outcome
 	// notCordoned reports a drain that could not even cordon by its deadline.
@@ -101,13 +105,7 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool
 		e.nodeEvent(corev1.EventTypeNormal, "Drained", rep.Summary())
 	case errors.Is(rep.Err, drain.ErrDeadline):
 		out = interrupt.PodsLeft
-		e.m.MissedDeadline.Inc()
-		log.Error("drain missed its deadline: pods still running", fields...)
-		for _, p := range rep.Blocking() {
-			log.Warn("pod still running at deadline", zap.String("pod", p.Namespace+"/"+p.Name),
-				zap.String("reason", p.Reason), zap.String("pdb", p.PDB), zap.Int("attempts", p.Attempts))
-		}
-		e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
+		e.missed(rep, "drain missed its deadline: pods still running", fields, log)
 	case rep.Cordoned.IsZero():
 		return e.notCordoned(d, rep.Err, log)
 	default:
@@ -124,6 +122,47 @@ func (e *liveEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool
 	e.hook.Send(hookData{Event: hooks.EventDrained, Node: e.node, Kind: string(n.Kind), Action: n.Action,
 		Deadline: rep.Deadline, Summary: rep.Summary(), Empty: rep.Empty, Identity: e.ident.Load()})
 	return out
+}
+
+// missed reports pods still on the node at deadline − margin (msg says
+// after what).
+func (e *liveEffects) missed(rep *drain.Report, msg string, fields []zap.Field, log *zap.Logger) {
+	e.m.MissedDeadline.Inc()
+	log.Error(msg, fields...)
+	for _, p := range rep.Blocking() {
+		log.Warn("pod still running at deadline", zap.String("pod", p.Namespace+"/"+p.Name),
+			zap.String("reason", p.Reason), zap.String("pdb", p.PDB), zap.Int("attempts", p.Attempts))
+	}
+	for _, p := range rep.Undecided {
+		log.Warn("pod still undecided at deadline", zap.String("pod", p.Namespace+"/"+p.Name), zap.String("reason", p.Reason))
+	}
+	e.nodeEvent(corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
+}
+
+// watched counts the pods that reached the node after it was empty in
+// pods_total and late_pods_total, records their Events and, if any, an
+// Event on the node; pods still there at deadline − margin are a missed
+// deadline. A watch stopped early with pods on the node (by a node write,
+// a new drain, SIGTERM) is only logged.
+func (e *liveEffects) watched(d interrupt.Drain, rep *drain.Report, log *zap.Logger) {
+	late := rep.Late()
+	for _, p := range late {
+		e.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
+		e.m.LatePods.WithLabelValues(string(p.Outcome)).Inc()
+		e.podEvent(p, d.Notice)
+	}
+	fields := []zap.Field{zap.String("summary", rep.Summary()), zap.Int("late_pods", len(late)), zap.Time("deadline", rep.Deadline)}
+	switch {
+	case !rep.Empty && !errors.Is(rep.Err, drain.ErrDeadline):
+		log.Info("stopped watching the emptied node", append(fields, zap.Error(rep.Err))...)
+	case !rep.Empty:
+		e.missed(rep, "pods reached the node after it was empty and were still on it at deadline minus margin", fields, log)
+	case len(late) > 0:
+		log.Warn("pods reached the node after it was empty; drained", fields...)
+		e.nodeEvent(corev1.EventTypeNormal, "LatePodsDrained", rep.Summary())
+	default:
+		log.Debug("the node stayed empty until deadline minus margin", fields...)
+	}
 }
 
 // reportFields are the log fields of a drain's end.
@@ -159,6 +198,10 @@ func (e *liveEffects) podEvent(p drain.PodResult, n interrupt.Notice) {
 		e.rec.Eventf(ref, corev1.EventTypeWarning, "DeletedAfterEvictionRefused", "%s notice on node %s: %s", n.Kind, e.node, msg)
 	case drain.RunningAtDeadline:
 		e.rec.Eventf(ref, corev1.EventTypeWarning, "RunningAtDeadline", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
+	case drain.GoneBeforeEviction:
+		if p.Grace > 0 { // someone else terminated it; the drain shortened its grace
+			e.rec.Eventf(ref, corev1.EventTypeNormal, "GraceShortenedBySpotHandler", "%s notice on node %s: %s", n.Kind, e.node, p.Reason)
+		}
 	}
 }
 
@@ -185,6 +228,10 @@ func (e *dryEffects) cordoned(d interrupt.Drain, log *zap.Logger) interrupt.Outc
 func (e *dryEffects) notCordoned(d interrupt.Drain, err error, log *zap.Logger) interrupt.Outcome {
 	log.Warn("dry-run: the node could not be read to plan the drain", zap.Error(err))
 	return interrupt.Planned
+}
+
+func (e *dryEffects) watched(d interrupt.Drain, rep *drain.Report, log *zap.Logger) {
+	log.Info("dry-run: watch of the emptied node ended, nothing changed", zap.String("summary", rep.Summary()))
 }
 
 func (e *dryEffects) drained(d interrupt.Drain, rep *drain.Report, resumed bool, log *zap.Logger) interrupt.Outcome {

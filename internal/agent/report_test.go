@@ -59,6 +59,9 @@ func TestPodEventOutcomes(t *testing.T) {
 			`Warning DeletedAfterEvictionRefused SpotInterruption notice on node n1: deleted with 5s grace at its cut-off; the API refused its eviction: admission webhook "deny.example.com" denied the request: no evictions on Fridays`},
 		{drain.PodResult{Name: "e", Outcome: drain.DeletedAfterRefusal, Reason: "eviction refused until the cut-off 22:00 (two PDBs); deleted with 5s grace",
 			Refusal: "two PDBs"}, "Warning DeletedAfterEvictionRefused SpotInterruption notice on node n1: eviction refused until the cut-off 22:00 (two PDBs); deleted with 5s grace"},
+		{drain.PodResult{Name: "f", Outcome: drain.GoneBeforeEviction, TerminatedBy: drain.ByOtherAfterPlan, Grace: 12,
+			Reason: "terminated by someone else, after the drain planned; not evicted again; grace shortened from 600s to 12s to end before the deadline"},
+			"Normal GraceShortenedBySpotHandler SpotInterruption notice on node n1: terminated by someone else, after the drain planned"},
 	} {
 		rec := record.NewFakeRecorder(1)
 		e := &liveEffects{node: "n1", rec: rec}

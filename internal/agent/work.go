@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
+	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
 // Retries of node writes: a failed attempt is retried after a backoff from
@@ -36,10 +37,17 @@ type job struct {
 // report back through the agent's inbox. Node writes are ordered: each
 // waits for the drains stopped before it and for the write before it, or
 // supersedes that write (a newer taint, an uncordon, a drain's cordon).
+//
+// A drain that empties the node reports its end then (DrainEnded: the
+// machine's drain is over) and watches the node on until deadline − margin
+// (drain.Request.OnEmpty), draining any pod that lands there; the next
+// node write or drain stops such a watch first, and so does SIGTERM (the
+// next agent resumes the drain, and its watch, from the node's record).
 type nodeWork struct {
 	a        *Agent
 	ctx      context.Context // the agent's: node writes end with it; drains do not
 	drains   map[int]*job    // running drains by Seq
+	watches  []*job          // drains that ended with the node empty and watch it on
 	stopping []*job          // drains stopped since the last write or drain start
 	write    *job            // the last node write
 	taint    bool            // the last write is a taint
@@ -69,8 +77,19 @@ func (w *nodeWork) startDrain(d interrupt.Drain, stop int) {
 		defer cancel()
 		defer func() { w.a.drainSurvived(recover(), d.Seq, log) }()
 		waitAll(prev)
-		out, err := w.a.runDrain(ctx, d, log)
-		w.a.inbox <- interrupt.DrainEnded{Seq: d.Seq, Outcome: out, Err: err}
+		ended, unwatch := false, func() bool { return false } // OnEmpty runs on this goroutine
+		end := func(out interrupt.Outcome, err error) {
+			if !ended {
+				ended = true
+				w.a.inbox <- interrupt.DrainEnded{Seq: d.Seq, Outcome: out, Err: err}
+			}
+		}
+		out, err := w.a.runDrain(ctx, d, log, func(out interrupt.Outcome) {
+			unwatch = context.AfterFunc(w.ctx, cancel) // SIGTERM ends the watch, not a drain
+			end(out, nil)
+		})
+		unwatch()
+		end(out, err)
 	}()
 }
 
@@ -83,17 +102,33 @@ func (w *nodeWork) stopDrain(seq int) {
 	}
 }
 
-// forget drops an ended drain.
-func (w *nodeWork) forget(seq int) { delete(w.drains, seq) }
+// forget drops an ended drain; one still running (it emptied the node and
+// watches it) is stopped by the next node write or drain.
+func (w *nodeWork) forget(seq int) {
+	if j := w.drains[seq]; j != nil {
+		select {
+		case <-j.done:
+		default:
+			w.watches = append(w.watches, j)
+		}
+	}
+	delete(w.drains, seq)
+}
 
 // running reports whether a drain runs.
 func (w *nodeWork) running() bool { return len(w.drains) > 0 }
 
 // takePrevious returns what the next write must wait for, cancelling the
-// last write if the next one supersedes it.
+// last write if the next one supersedes it, and the watches of drains that
+// emptied the node.
 func (w *nodeWork) takePrevious(supersede bool) []*job {
 	prev := w.stopping
 	w.stopping = nil
+	for _, j := range w.watches {
+		j.cancel()
+		prev = append(prev, j)
+	}
+	w.watches = nil
 	if w.write != nil {
 		if supersede {
 			w.write.cancel()
@@ -136,8 +171,11 @@ func waitAll(jobs []*job) {
 
 // runDrain cordons (retried, hedged: the first request a recovering API
 // server answers marks the node) and then drains, or only cordons with
-// CordonOnly, and reports how it ended.
-func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger) (interrupt.Outcome, error) {
+// CordonOnly, and reports how it ended. A drain that empties the node is
+// reported at that moment, and emptied is called with its outcome; the
+// drain then watches the node until deadline − margin (or ctx ends), and
+// runDrain reports the watch's end before it returns.
+func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger, emptied func(interrupt.Outcome)) (interrupt.Outcome, error) {
 	req := a.request(d.Notice, d.Deadline)
 	err := a.persist(ctx, d.Deadline, true, func(ctx context.Context) error { return a.actor.Cordon(ctx, req) }, log)
 	switch {
@@ -151,7 +189,16 @@ func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger
 	}
 	// The drain retries passing API failures itself while time is left;
 	// its Report says what ended it.
+	watching := false
+	req.OnEmpty = func(first *drain.Report) {
+		watching = true
+		emptied(a.out.drained(d, first, d.Resumed, log))
+	}
 	rep, err := a.actor.Drain(ctx, req)
+	if watching {
+		a.out.watched(d, rep, log)
+		return interrupt.Emptied, nil
+	}
 	if ctx.Err() != nil {
 		log.Info("drain stopped: its notice was withdrawn or replaced")
 		return interrupt.Stopped, nil

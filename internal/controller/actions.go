@@ -26,6 +26,7 @@ const markTimeout = 20 * time.Second
 
 // carryOut does one of the machine's actions for a's node.
 func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error {
+	a.stopWatchesFor(act) // watch.go
 	switch x := act.(type) {
 	case interrupt.Announce:
 		c.m.Notices.WithLabelValues(string(x.Notice.Kind), x.Notice.Action).Inc()
@@ -111,8 +112,21 @@ func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain) error {
 	j := &job{node: a.node, seq: d.Seq, deadline: d.Deadline, ctx: jctx, cancel: jcancel, done: make(chan struct{})}
 	j.run = func(ctx context.Context) {
 		defer jcancel()
-		out, derr := c.runDrain(ctx, d, req, log)
-		as.post(a.node, interrupt.DrainEnded{Seq: d.Seq, Outcome: out, Err: derr})
+		ended := false // OnEmpty runs on this goroutine
+		end := func(out interrupt.Outcome, err error) {
+			if !ended {
+				ended = true
+				as.post(a.node, interrupt.DrainEnded{Seq: d.Seq, Outcome: out, Err: err})
+			}
+		}
+		out, derr := c.runDrain(ctx, d, req, log, func(out interrupt.Outcome) {
+			// The node is empty: the drain has ended for the machine (an ASG
+			// lifecycle action is completed now) and its worker goes to the
+			// next drain while it watches the node (watch.go).
+			end(out, nil)
+			j.release()
+		})
+		end(out, derr)
 	}
 	a.jobs[d.Seq] = j
 	c.pool.submit(j)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,8 +16,12 @@ import (
 )
 
 // runDrain runs one drain on a worker (or only the cordon, --cordon-only),
-// retrying while the API refuses until the deadline, and reports it.
-func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.Request, log *zap.Logger) (interrupt.Outcome, error) {
+// retrying while the API refuses until the deadline, and reports it. A
+// drain that empties the node is reported at that moment, and emptied is
+// called with its outcome; the drain then watches the node until deadline
+// − margin (see drain.Request.OnEmpty) and runDrain reports the watch's end
+// (watched) before it returns.
+func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.Request, log *zap.Logger, emptied func(interrupt.Outcome)) (interrupt.Outcome, error) {
 	c.qm.DrainsWaiting.Set(float64(c.pool.waiting()))
 	if ctx.Err() != nil {
 		return interrupt.Stopped, nil
@@ -32,6 +37,11 @@ func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.
 		c.nodeEvent(req.Node, corev1.EventTypeNormal, "Cordoned", fmt.Sprintf("%s notice: node cordoned and tainted; pods left running (--cordon-only)", req.Kind))
 		return interrupt.Cordoned, nil
 	}
+	watching := false
+	req.OnEmpty = func(first *drain.Report) {
+		watching = true
+		emptied(c.drained(ctx, d, first, log))
+	}
 	var rep *drain.Report
 	err := c.retryUntil(ctx, req.Deadline, func() error {
 		var err error
@@ -41,6 +51,10 @@ func (c *Controller) runDrain(ctx context.Context, d interrupt.Drain, req drain.
 		}
 		return err
 	}, log)
+	if watching {
+		c.watched(ctx, d, rep, log)
+		return interrupt.Emptied, nil
+	}
 	if ctx.Err() != nil {
 		log.Info("drain stopped: replaced by an earlier deadline, or this replica is no longer the leader")
 		return interrupt.Stopped, nil
@@ -76,8 +90,15 @@ func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.
 		}
 		return interrupt.Emptied
 	}
+	c.podsLeft(ctx, d, rep, "drain ended with pods still on the node", fields, log)
+	return interrupt.PodsLeft
+}
+
+// podsLeft reports pods still on the node at deadline − margin (msg says
+// after what) and adds the out-of-service taint to an instance going away.
+func (c *Controller) podsLeft(ctx context.Context, d interrupt.Drain, rep *drain.Report, msg string, fields []zap.Field, log *zap.Logger) {
 	c.m.MissedDeadline.Inc()
-	log.Warn("drain ended with pods still on the node", fields...)
+	log.Warn(msg, fields...)
 	c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
 	c.drainedHook(d, rep)
 	if c.cfg.OutOfServiceTaint && (d.Notice.Kind == interrupt.ASGTermination || d.Notice.Kind == interrupt.InstanceStateChange) {
@@ -85,7 +106,32 @@ func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.
 			log.Error("adding the out-of-service taint failed", zap.Error(err))
 		}
 	}
-	return interrupt.PodsLeft
+}
+
+// watched reports the end of the watch that followed the node's first
+// empty moment (drained reported that moment): the pods that reached the
+// node meanwhile, counted in pods_total and late_pods_total and named in
+// an Event; pods still there at deadline − margin as a missed deadline. A
+// watch stopped early with pods on the node (by a node write, a new drain,
+// the leadership's end) is only logged.
+func (c *Controller) watched(ctx context.Context, d interrupt.Drain, rep *drain.Report, log *zap.Logger) {
+	late := rep.Late()
+	for _, p := range late {
+		c.m.Pods.WithLabelValues(string(p.Outcome)).Inc()
+		c.m.LatePods.WithLabelValues(string(p.Outcome)).Inc()
+	}
+	fields := []zap.Field{zap.String("summary", rep.Summary()), zap.Int("late_pods", len(late)), zap.Time("deadline", rep.Deadline)}
+	switch {
+	case !rep.Empty && !errors.Is(rep.Err, drain.ErrDeadline):
+		log.Info("stopped watching the emptied node", append(fields, zap.Error(rep.Err))...)
+	case !rep.Empty:
+		c.podsLeft(ctx, d, rep, "pods reached the node after it was empty and were still on it at deadline minus margin", fields, log)
+	case len(late) > 0:
+		log.Warn("pods reached the node after it was empty; drained", fields...)
+		c.nodeEvent(rep.Node, corev1.EventTypeNormal, "LatePodsDrained", rep.Summary())
+	default:
+		log.Debug("the node stayed empty until deadline minus margin", fields...)
+	}
 }
 
 // drainedHook posts the drained webhook, as the agent does (not in a dry

@@ -70,6 +70,7 @@ func (as *actors) renew(a *actor, ev interrupt.Event) {
 		a.stale[seq]++
 		delete(a.jobs, seq)
 	}
+	a.stopWatches(false)
 	a.m, a.marked, a.uid = interrupt.New(as.c.cfg.machineConfig()), false, uid
 }
 
@@ -98,6 +99,7 @@ func (as *actors) retire(a *actor) bool {
 	if !gone && !idle {
 		return false
 	}
+	a.stopWatches(false) // a gone node needs no watch; an idle one has none
 	as.mu.Lock()
 	if a.users > 0 || len(a.in) > 0 {
 		// An event is on its way: handle it first. A sender that already

@@ -26,6 +26,8 @@ type actor struct {
 	// stale counts, by Seq, drains of a node made again since whose end is
 	// still to come (gc.go).
 	stale map[int]int
+	// watches are drains that emptied the node and watch it on (watch.go).
+	watches map[int]*job
 
 	// uid is the node object the machine is about (gc.go): a node deleted
 	// and made again under the same name is a new node.
@@ -168,6 +170,7 @@ func (as *actors) loop(a *actor) {
 			j.cancel()
 			<-j.done
 		}
+		a.stopWatches(true)
 	}()
 	for {
 		select {
@@ -204,7 +207,7 @@ func (as *actors) apply(a *actor, ev interrupt.Event) (r result) {
 		if a.staleEnd(e) { // gc.go
 			return result{durable: true}
 		}
-		delete(a.jobs, e.Seq)
+		a.ended(e) // watch.go
 	}
 	now := as.c.clock.Now()
 	var err error

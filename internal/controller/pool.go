@@ -17,6 +17,10 @@ type job struct {
 	run      func(ctx context.Context)
 	done     chan struct{} // closed when run has returned (or the job was dropped)
 	index    int
+	// release, set by the pool while run runs on a worker, gives the
+	// worker to the next job while run goes on: a drain that emptied its
+	// node and watches it until deadline − margin holds no worker.
+	release func()
 }
 
 // pool runs jobs on a fixed number of workers, the most urgent deadline
@@ -76,18 +80,39 @@ func (p *pool) work() {
 		}
 		j := heap.Pop(&p.queue).(*job)
 		p.mu.Unlock()
-		p.finish(j)
+		if p.finish(j) {
+			return // a new worker took this one's place
+		}
 	}
 }
 
-// finish runs j (a canceled job returns at once) and marks it done.
-func (p *pool) finish(j *job) {
+// finish runs j (a canceled job returns at once) and marks it done. It
+// reports whether j released its worker (job.release): a new worker then
+// took the caller's place, and the running-drain gauge counts j no more.
+func (p *pool) finish(j *job) (released bool) {
 	defer close(j.done)
 	if p.onStart != nil {
 		p.onStart(1)
-		defer p.onStart(-1)
+	}
+	j.release = func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if released || p.closed {
+			return // a stopping pool's workers run what is left
+		}
+		released = true
+		p.workers.Go(p.work)
+		if p.onStart != nil {
+			p.onStart(-1)
+		}
 	}
 	j.run(j.ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !released && p.onStart != nil {
+		p.onStart(-1)
+	}
+	return released
 }
 
 // stop runs what is queued (canceled jobs end at once) and waits for the

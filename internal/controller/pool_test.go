@@ -77,3 +77,48 @@ func TestPoolStopCancelsLateSubmissions(t *testing.T) {
 		t.Fatal("late job never done")
 	}
 }
+
+// TestPoolReleasedJobFreesItsWorker: a drain that released its worker (its
+// node is empty; it watches on) holds none: with one worker, the next
+// drain runs while it goes on, and the gauge of running drains counts only
+// the next one.
+func TestPoolReleasedJobFreesItsWorker(t *testing.T) {
+	var mu sync.Mutex
+	running := 0
+	p := newPool(func(d int) { mu.Lock(); running += d; mu.Unlock() })
+	p.start(1)
+	hold, released := make(chan struct{}), make(chan struct{})
+	mk := func(run func(j *job)) *job {
+		ctx, cancel := context.WithCancel(context.Background())
+		j := &job{ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		j.run = func(context.Context) { run(j) }
+		return j
+	}
+	watching := mk(func(j *job) {
+		j.release()
+		j.release() // once is enough
+		close(released)
+		<-hold
+	})
+	next := mk(func(*job) {
+		mu.Lock()
+		defer mu.Unlock()
+		if running != 1 {
+			t.Errorf("%d drains counted running, want only this one", running)
+		}
+	})
+	p.submit(watching)
+	<-released
+	p.submit(next)
+	select {
+	case <-next.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next drain did not run while the first one watched on")
+	}
+	close(hold)
+	<-watching.done
+	p.stop()
+	if running != 0 {
+		t.Errorf("running gauge %d after both ended, want 0", running)
+	}
+}

@@ -39,6 +39,10 @@ type Metrics struct {
 	DetectionToCordon prometheus.Histogram
 	// Pods counts drained pods by outcome.
 	Pods *prometheus.CounterVec
+	// LatePods counts, by outcome, the pods that reached a node after its
+	// drain had emptied it (the drain watches the node until deadline −
+	// margin); they are in Pods too.
+	LatePods *prometheus.CounterVec
 	// MissedDeadline counts drains that left pods running at deadline − margin.
 	MissedDeadline prometheus.Counter
 	// IMDSRequests counts instance metadata requests by path and outcome.
@@ -77,6 +81,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		Pods: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "pods_total",
 			Help: "Pods drained from the node, by outcome (evicted, deleted_after_pdb_cutoff, gone_before_eviction, running_at_deadline)."},
 			[]string{"outcome"}),
+		LatePods: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "late_pods_total",
+			Help: "Pods that reached a node after its drain had emptied it, drained while the drain watched the node until the deadline minus the margin, by outcome (as pods_total, which counts them too)."},
+			[]string{"outcome"}),
 		MissedDeadline: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "drain_missed_deadline_total",
 			Help: "Drains that ended with pods still on the node at the deadline minus the margin."}),
 		IMDSRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "imds_requests_total",
@@ -94,12 +101,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 			Help: "Always 1: the version and Go version of this build."}, []string{"version", "goversion"}),
 	}
-	m.all = []prometheus.Collector{m.Notices, m.Deadline, m.DrainDuration, m.DetectionToCordon, m.Pods,
+	m.all = []prometheus.Collector{m.Notices, m.Deadline, m.DrainDuration, m.DetectionToCordon, m.Pods, m.LatePods,
 		m.MissedDeadline, m.IMDSRequests, m.IMDSLastSuccess, m.Webhook, m.NodeInfo, m.KubeRequests, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	reg.MustRegister(m.all...)
 	for _, o := range Outcomes {
 		m.Pods.WithLabelValues(o)
+		m.LatePods.WithLabelValues(o)
 	}
 	// Notices start at 0, so increase() over a window counts the first one.
 	for kind, actions := range map[string][]string{

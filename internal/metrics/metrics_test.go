@@ -17,7 +17,7 @@ func TestNames(t *testing.T) {
 	for _, want := range []string{
 		"spot_handler_notices_total", "spot_handler_termination_deadline_timestamp_seconds",
 		"spot_handler_drain_duration_seconds", "spot_handler_detection_to_cordon_seconds",
-		"spot_handler_pods_total", "spot_handler_drain_missed_deadline_total",
+		"spot_handler_pods_total", "spot_handler_late_pods_total", "spot_handler_drain_missed_deadline_total",
 		"spot_handler_imds_requests_total", "spot_handler_imds_last_success_timestamp_seconds",
 		"spot_handler_webhook_requests_total", "spot_handler_node_info", "spot_handler_build_info",
 		"go_goroutines", "process_resident_memory_bytes",

@@ -168,12 +168,12 @@ func (r *Report) Spare() time.Duration {
 	return r.Deadline.Add(-r.Margin).Sub(at)
 }
 
-// Late returns the pods that reached the node after it was first empty
+// Late returns the pods that reached the node once it had been empty
 // (while the drain watched it, see Request.OnEmpty).
 func (r *Report) Late() []PodResult {
 	var out []PodResult
 	for _, p := range r.Pods {
-		if !r.Emptied.IsZero() && p.Arrived.After(r.Emptied) {
+		if !r.Emptied.IsZero() && !p.Arrived.IsZero() && !p.Arrived.Before(r.Emptied) {
 			out = append(out, p)
 		}
 	}

@@ -30,18 +30,19 @@ func TestReportLateAndEmpty(t *testing.T) {
 			{Name: "scaled-down", Outcome: GoneBeforeEviction, TerminatedBy: ByOtherAfterPlan},
 			{Name: "came-during", Outcome: Evicted, TerminatedBy: ByDrain, Arrived: t0.Add(10 * time.Second)},
 			{Name: "typha", Outcome: Evicted, TerminatedBy: ByDrain, Arrived: t0.Add(60 * time.Second)},
+			{Name: "same-tick", Outcome: Evicted, TerminatedBy: ByDrain, Arrived: t0.Add(30 * time.Second)},
 		}}
 	if got := rep.Spare(); got != 75*time.Second {
 		t.Errorf("Spare = %v, want 75s (from the first empty moment, not the end of the watch)", got)
 	}
-	if late := rep.Late(); len(late) != 1 || late[0].Name != "typha" {
-		t.Errorf("Late = %+v, want only the pod that came after the node was empty", late)
+	if late := rep.Late(); len(late) != 2 || late[0].Name != "typha" || late[1].Name != "same-tick" {
+		t.Errorf("Late = %+v, want the pods seen once the node was empty (on a coarse clock, at the same tick)", late)
 	}
 	if n := rep.TerminatedByOthers(); n != 1 {
 		t.Errorf("TerminatedByOthers = %d, want 1", n)
 	}
-	for _, want := range []string{"4 pods: 3 evicted", "1 terminated by someone else", "empty 75.0s before deadline-margin",
-		"1 pods reached the node after it was empty"} {
+	for _, want := range []string{"5 pods: 4 evicted", "1 terminated by someone else", "empty 75.0s before deadline-margin",
+		"2 pods reached the node after it was empty"} {
 		if !strings.Contains(rep.Summary(), want) {
 			t.Errorf("summary %q lacks %q", rep.Summary(), want)
 		}
