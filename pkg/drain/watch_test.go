@@ -155,3 +155,28 @@ func TestDrainNotEmptyWhileAPodIsUndecided(t *testing.T) {
 		t.Errorf("the DaemonSet was read %d times, want retries", unreadable.Hits())
 	}
 }
+
+// TestDrainNoExecuteTaintLongGrace (issue 20, item 1): with
+// --taint-effect=NoExecute the cluster's taint manager deletes the node's
+// pods with their own grace right after the cordon, around the drain's
+// plan. Pods asking 600 s (and using it all) are still gone before
+// deadline − margin: whoever started each termination, its grace fits.
+// Before the fix the 5 pods were "terminating before the drain" and still
+// running at the deadline.
+func TestDrainNoExecuteTaintLongGrace(t *testing.T) {
+	node := "drain-noexecute"
+	p, _ := nodeTest(t, node, workload{name: "slow", replicas: 5, grace: 600, delay: 100000 * time.Second})
+	d := newDrainer(t, p, func(pol *Policy) { pol.Margin = 10 * time.Second; pol.TaintEffect = corev1.TaintEffectNoExecute })
+	rep := drainToEmpty(t, p, d, Request{Node: node, Kind: "SpotInterruption", NoticeID: "noexec", Deadline: time.Now().Add(30 * time.Second)})
+	by := map[Starter]int{}
+	for _, r := range rep.Pods {
+		by[r.TerminatedBy]++
+		if r.Grace < 1 || r.Grace > 20 {
+			t.Errorf("pod %s: grace %d (%s), want it cut to end before deadline-margin", r.Name, r.Grace, r.Reason)
+		}
+	}
+	t.Logf("terminations started by: %v", by)
+	if len(rep.Pods) != 5 {
+		t.Errorf("%d pods in the report, want 5", len(rep.Pods))
+	}
+}
