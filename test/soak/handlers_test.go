@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,9 +20,9 @@ type proc struct {
 	mu      sync.Mutex
 	child   *testenv.Child
 	killed  map[*testenv.Child]bool // processes the soak killed: their exits are expected
-	crashes []string // exits the soak did not cause, with the log's tail
-	logs    []string // logs of the earlier processes (after a restart)
-	scanned int      // how much of the current process's log problems has reported
+	crashes []string                // exits the soak did not cause, with the log's tail
+	logs    []string                // logs of the earlier processes (after a restart)
+	scanned int                     // how much of the current process's log problems has reported
 }
 
 // startProc starts a handler with start and watches it for crashes.
@@ -122,4 +123,11 @@ func (p *proc) forgetProblems() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.crashes, p.logs, p.scanned = nil, nil, len(p.child.Logs())
+}
+
+// allLogs is everything the process and its killed predecessors logged.
+func (p *proc) allLogs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(append(append([]string(nil), p.logs...), p.child.Logs()), "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -64,6 +65,42 @@ func (r *run) verdict(notice time.Time) Outcome {
 	r.mu.Lock()
 	out.Notes = append(out.Notes, r.notes...)
 	r.mu.Unlock()
+	if out.Failed() {
+		out.Notes = append(out.Notes, r.logExcerpt(out.Left)...)
+	}
+	return out
+}
+
+// logExcerpt is what the handlers logged about the node and the pods left
+// (at most 40 lines), for the failure's description.
+func (r *run) logExcerpt(left []string) []string {
+	keys := []string{r.node}
+	for _, l := range left {
+		keys = append(keys, strings.Fields(l)[0][len(r.ns)+1:])
+	}
+	var logs []string
+	if r.agent != nil {
+		logs = append(logs, r.agent.allLogs())
+	}
+	if r.sc.Mode != Agent {
+		for _, c := range r.w.ctrls {
+			logs = append(logs, c.allLogs())
+		}
+	}
+	var out []string
+	for _, l := range logs {
+		for _, line := range strings.Split(l, "\n") {
+			for _, k := range keys {
+				if strings.Contains(line, k) {
+					out = append(out, "log: "+line)
+					break
+				}
+			}
+		}
+	}
+	if len(out) > 40 {
+		out = append(out[:20:20], out[len(out)-20:]...)
+	}
 	return out
 }
 
