@@ -131,10 +131,16 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	a.work = newNodeWork(ctx, a)
 	notices := make(chan imds.Notice, 16)
+	// Instance metadata is watched until the agent exits, not until
+	// SIGTERM: a drain still running then keeps the agent (and, in a
+	// DaemonSet rollout, its successor) waiting, and a Spot notice in that
+	// window must still be acted on.
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
 	var bg sync.WaitGroup
-	bg.Go(func() { _ = a.watcher.Run(ctx, notices) })
+	bg.Go(func() { _ = a.watcher.Run(watchCtx, notices) })
 	bg.Go(func() { a.learnIdentity(ctx) })
-	bg.Go(func() { a.resume(ctx) })
+	bg.Go(func() { a.resume(watchCtx) })
 	if a.cfg.AllowRehearsal {
 		bg.Go(func() { a.watchRehearsal(ctx) })
 	} else {
@@ -142,6 +148,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.inbox <- interrupt.Synced{Source: interrupt.SourceRehearsal}
 	}
 	a.loop(ctx, notices)
+	stopWatching()
 	bg.Wait()
 	a.hook.Wait()
 	if a.events != nil {
@@ -159,16 +166,32 @@ const resumeWait = 2 * time.Second
 
 // loop is the one goroutine that owns the state machine: it applies the
 // notices and the reports of drains, the resume check and the rehearsal
-// watch, until ctx ends and then until the drains in flight have ended.
+// watch, until ctx ends and then until the work in flight has ended. After
+// SIGTERM (ctx ended) instance metadata is still applied: a new notice
+// starts or replaces a drain as before, and that drain keeps the agent
+// running; node writes (a taint, an uncordon) end with ctx, and the next
+// agent, reading the node's record and instance metadata, makes them.
 func (a *Agent) loop(ctx context.Context, notices <-chan imds.Notice) {
 	// IMDS notices wait until the node has been read (or resumeWait has
 	// passed), so a notice a previous agent recorded meets its record first
 	// and is resumed, not announced again.
 	var fromIMDSCh <-chan imds.Notice
 	wait := a.clock.After(resumeWait)
-	for ctx.Err() == nil {
+	term := ctx.Done()
+	for {
+		var idle <-chan struct{}
+		if term == nil {
+			idle = a.busy.Idle()
+		}
 		select {
-		case <-ctx.Done():
+		case <-term:
+			term = nil
+			if a.work.running() {
+				a.log.Info("termination signal received while draining: finishing the drain first, still watching instance metadata",
+					zap.String("node", a.cfg.NodeName))
+			}
+		case <-idle:
+			return
 		case <-wait:
 			fromIMDSCh = notices
 		case n := <-fromIMDSCh:
@@ -183,17 +206,6 @@ func (a *Agent) loop(ctx context.Context, notices <-chan imds.Notice) {
 				}
 			}
 			a.apply(ctx, ev)
-		}
-	}
-	if a.work.running() {
-		a.log.Info("termination signal received while draining: finishing the drain first", zap.String("node", a.cfg.NodeName))
-	}
-	for {
-		select {
-		case ev := <-a.inbox:
-			a.apply(ctx, ev)
-		case <-a.busy.Idle():
-			return
 		}
 	}
 }
