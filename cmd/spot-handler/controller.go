@@ -41,6 +41,7 @@ type controllerFlags struct {
 	cfg              controller.Config
 	region, endpoint string
 	maintenance      string
+	asgNames         string
 }
 
 func (f *controllerFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -52,6 +53,8 @@ func (f *controllerFlags) register(fs *flag.FlagSet, getenv func(string) string)
 	}
 	f.modeFlags.register(fs, "each node must be empty this long before its deadline")
 	fs.StringVar(&c.QueueURL, "queue-url", "", "URL of the SQS queue EventBridge delivers EC2's events to (required)")
+	fs.StringVar(&c.ClusterName, "cluster-name", "", "this cluster's name (required): an instance that is no node here is this cluster's only if its Auto Scaling group carries the tag kubernetes.io/cluster/<name> or is in --asg-names; no other instance's lifecycle action is ever completed, heartbeated or abandoned")
+	fs.StringVar(&f.asgNames, "asg-names", "", "comma-separated Auto Scaling groups that are this cluster's whatever their tags")
 	fs.StringVar(&f.region, "region", "", "AWS region; empty means the SDK's chain (AWS_REGION, the profile), else the queue URL's")
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "AWS endpoint for SQS, EC2 and Auto Scaling (tests, VPC endpoints); empty means the SDK's chain (AWS_ENDPOINT_URL)")
 	fs.StringVar(&f.maintenance, "scheduled-maintenance", string(interrupt.DrainNode), "on an AWS Health scheduled change: ignore or drain")
@@ -83,6 +86,12 @@ func (f *controllerFlags) config(getenv func(string) string) (controller.Config,
 	c.Rebalance, c.Maintenance = interrupt.Response(f.rebalance), interrupt.Response(f.maintenance)
 	c.PodNamespace, c.PodName = getenv("POD_NAMESPACE"), getenv("POD_NAME")
 	c.DryRunWebhook = f.dryRunWebhook
+	c.ASGNames = nil
+	for _, g := range strings.Split(f.asgNames, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			c.ASGNames = append(c.ASGNames, g)
+		}
+	}
 	var err error
 	c.WebhookURL, c.WebhookTemplate, err = f.webhook()
 	return c, err

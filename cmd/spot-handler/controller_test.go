@@ -27,12 +27,13 @@ func TestControllerUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"controller"}, "--queue-url"},
-		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--rebalance=evict"}, "--rebalance"},
-		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--workers=0"}, "--workers"},
-		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--leader-elect-namespace="}, "--leader-elect-namespace"},
-		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-url-file=/nonexistent/url"}, "--webhook-url-file"},
-		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-template=/nonexistent/tmpl"}, "--webhook-template"},
+		{[]string{"controller", "--cluster-name=c"}, "--queue-url"},
+		{[]string{"controller", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q"}, "--cluster-name"},
+		{[]string{"controller", "--cluster-name=c", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--rebalance=evict"}, "--rebalance"},
+		{[]string{"controller", "--cluster-name=c", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--workers=0"}, "--workers"},
+		{[]string{"controller", "--cluster-name=c", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--leader-elect-namespace="}, "--leader-elect-namespace"},
+		{[]string{"controller", "--cluster-name=c", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-url-file=/nonexistent/url"}, "--webhook-url-file"},
+		{[]string{"controller", "--cluster-name=c", "--queue-url=https://sqs.us-east-1.amazonaws.com/1/q", "--webhook-template=/nonexistent/tmpl"}, "--webhook-template"},
 	} {
 		var out, errb bytes.Buffer
 		code := Main(context.Background(), tc.args, stdio{out: &out, err: &errb, getenv: func(string) string { return "" }})

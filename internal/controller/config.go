@@ -16,6 +16,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
@@ -27,6 +28,14 @@ import (
 type Config struct {
 	// QueueURL is the SQS queue EventBridge delivers to (required).
 	QueueURL string
+	// ClusterName is this cluster's name (required): an instance that is no
+	// node here is this cluster's only when its Auto Scaling group carries
+	// the tag kubernetes.io/cluster/<ClusterName> or is named in ASGNames
+	// (ownership.go). No lifecycle action of another's instance is ever
+	// completed, heartbeated or abandoned.
+	ClusterName string
+	// ASGNames are Auto Scaling groups of this cluster whatever their tags.
+	ASGNames []string
 	// Policy is the drain policy (margin, PDB fallback, taint effect, ...).
 	Policy drain.Policy
 	// Rebalance and Maintenance say what to do about rebalance
@@ -41,9 +50,10 @@ type Config struct {
 	// Workers bounds the drains that run at once; more wait, most urgent
 	// deadline first. Each node is cordoned at once whatever the bound.
 	Workers int
-	// DeleteUnknown deletes a message for an instance that is no node of
-	// this cluster after one re-check; false leaves it on the queue (a queue
-	// shared by several clusters).
+	// DeleteUnknown deletes a message for an instance that is not this
+	// cluster's after one re-check; false leaves it on the queue (a queue
+	// shared by several clusters). Either way nothing is written to AWS for
+	// such an instance.
 	DeleteUnknown bool
 	// RecheckDelay is how long a message for an unknown instance waits
 	// before its re-check (0 = 10s).
@@ -95,6 +105,17 @@ const DefaultRecheckDelay = 10 * time.Second
 func (c *Config) Validate() error {
 	if c.QueueURL == "" {
 		return fmt.Errorf("no queue: set --queue-url (SPOT_HANDLER_QUEUE_URL) to the SQS queue URL EventBridge delivers to")
+	}
+	if c.ClusterName == "" {
+		return fmt.Errorf("no cluster name: set --cluster-name (SPOT_HANDLER_CLUSTER_NAME) to this cluster's name, as in its Auto Scaling groups' tag %s<name>", ClusterTagPrefix)
+	}
+	if strings.ContainsAny(c.ClusterName, " ,/\t\n") || len(ClusterTagPrefix+c.ClusterName) > 128 {
+		return fmt.Errorf("--cluster-name=%q: not a cluster name (no spaces, commas or slashes; the tag key %s<name> must fit AWS's 128 characters)", c.ClusterName, ClusterTagPrefix)
+	}
+	for _, g := range c.ASGNames {
+		if g == "" || len(g) > 255 {
+			return fmt.Errorf("--asg-names: %q is not an Auto Scaling group name (a comma-separated list of 1 to 255 character names)", g)
+		}
 	}
 	switch c.Rebalance {
 	case interrupt.Ignore, interrupt.TaintOnly, interrupt.DrainNode:

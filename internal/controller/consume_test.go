@@ -53,7 +53,7 @@ func TestOnceLog(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	good := func() Config {
-		return Config{QueueURL: "https://sqs.us-east-1.amazonaws.com/1/q", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
+		return Config{QueueURL: "https://sqs.us-east-1.amazonaws.com/1/q", ClusterName: "prod", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
 			Maintenance: interrupt.DrainNode, Workers: 10, LeaderElect: true, LeaseNamespace: "kube-system", LeaseName: "l",
 			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second, WaitTime: 20 * time.Second}
 	}
@@ -71,6 +71,9 @@ func TestValidate(t *testing.T) {
 		"no lease ns":       {func(c *Config) { c.LeaseNamespace = "" }, "--leader-elect-namespace"},
 		"renew > lease":     {func(c *Config) { c.RenewDeadline = 20 * time.Second }, "timings"},
 		"long wait":         {func(c *Config) { c.WaitTime = time.Minute }, "20s"},
+		"no cluster name":   {func(c *Config) { c.ClusterName = "" }, "--cluster-name"},
+		"bad cluster name":  {func(c *Config) { c.ClusterName = "a,b" }, "--cluster-name"},
+		"empty group name":  {func(c *Config) { c.ASGNames = []string{""} }, "--asg-names"},
 	} {
 		c := good()
 		tc.change(&c)

@@ -49,6 +49,9 @@ type Deps struct {
 	// not exported).
 	AutoScaling      lifecycle.AutoScaling
 	LifecycleMetrics *lifecycle.Metrics
+	// Groups reads Auto Scaling groups' tags (whose an instance is); nil =
+	// AutoScaling, if it has DescribeAutoScalingGroups.
+	Groups GroupsAPI
 	// Logger is the process's logger.
 	Logger *zap.Logger
 	// Clock is nil for the real clock.
@@ -74,6 +77,7 @@ type Controller struct {
 	pool  *pool
 	once  onceLog
 	lc    *lifecycles // nil: lifecycle actions not handled
+	own   *ownership  // whose an instance is (ownership.go)
 	hook  *webhook.Sender
 
 	events record.EventBroadcaster
@@ -122,6 +126,10 @@ func New(cfg Config, d Deps) (*Controller, error) {
 	if cfg.EC2Fallback && d.EC2 != nil {
 		c.nodes.ec2 = d.EC2
 	}
+	if d.Groups == nil {
+		d.Groups, _ = d.AutoScaling.(GroupsAPI)
+	}
+	c.own = newOwnership(cfg.ClusterName, cfg.ASGNames, d.Groups, d.Clock)
 	if c.lc, err = newLifecycles(cfg.Lifecycle, d.AutoScaling, d.LifecycleMetrics, d.Logger, d.Clock); err != nil {
 		return nil, err
 	}
@@ -145,7 +153,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
-	c.log.Info("controller started", zap.String("queue_url", c.cfg.QueueURL), zap.Int("workers", c.cfg.Workers),
+	c.log.Info("controller started", zap.String("queue_url", c.cfg.QueueURL), zap.String("cluster_name", c.cfg.ClusterName),
+		zap.Strings("asg_names", c.cfg.ASGNames), zap.Int("workers", c.cfg.Workers),
 		zap.Duration("drain_margin", c.cfg.Policy.Margin), zap.String("rebalance", string(c.cfg.Rebalance)),
 		zap.String("scheduled_maintenance", string(c.cfg.Maintenance)), zap.Bool("delete_unknown", c.cfg.DeleteUnknown),
 		zap.Bool("ec2_fallback", c.nodes.ec2 != nil), zap.Bool("out_of_service_taint", c.cfg.OutOfServiceTaint),

@@ -47,7 +47,7 @@ func newGCRig(t testing.TB, cordonOnly bool, nodes ...string) *gcRig {
 	}
 	clk := clocktesting.NewFakeClock(t0)
 	reg := prometheus.NewRegistry()
-	cfg := Config{QueueURL: "https://sqs.example/q", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
+	cfg := Config{QueueURL: "https://sqs.example/q", ClusterName: "test", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
 		Maintenance: interrupt.DrainNode, Workers: 1, CordonOnly: cordonOnly}
 	c, err := New(cfg, Deps{Kube: kube, Registry: reg, Metrics: metrics.New(reg), Queue: metrics.NewQueue(reg, nil),
 		Logger: zap.NewNop(), Clock: clk})

@@ -88,7 +88,7 @@ func TestLeadershipTermsDoNotOverlap(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	reg := prometheus.NewRegistry()
 	qm := metrics.NewQueue(reg, nil)
-	cfg := Config{QueueURL: "https://sqs.example/q", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
+	cfg := Config{QueueURL: "https://sqs.example/q", ClusterName: "test", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
 		Maintenance: interrupt.DrainNode, Workers: 1, LeaderElect: true, LeaseNamespace: "kube-system", LeaseName: "l",
 		Identity: "me", LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond}
 	warning := fmt.Sprintf(`{"version":"0","id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2",`+

@@ -165,22 +165,8 @@ func (c *Controller) terminate(ctx context.Context, as *actors, n queue.Notice, 
 	case err != nil:
 		log.Error("looking the instance up in EC2 failed; the message stays (check ec2:DescribeInstances)", zap.Error(err))
 		return metrics.QueueFailed, false
-	case node == nil && count < 2:
-		log.Info("instance is no node of this cluster (yet): re-checking once", zap.Duration("recheck_in", c.cfg.RecheckDelay))
-		return metrics.QueueRecheck, false
-	case node == nil && !c.cfg.DeleteUnknown:
-		log.Info("instance is no node of this cluster: message left on the queue and the action to its cluster (--delete-unknown=false)")
-		return metrics.QueueUnknownKept, false
-	case node == nil && c.cfg.DryRun:
-		log.Info("dry-run: instance is no node of this cluster: would complete its lifecycle action (CONTINUE)")
-		return metrics.QueueUnknownInstance, true
 	case node == nil:
-		if err := c.lc.manager().CompleteUnknown(as.ctx, a); err != nil {
-			log.Error("completing the lifecycle action of an instance that is no node here failed; the message stays", zap.Error(err))
-			return metrics.QueueFailed, false
-		}
-		log.Info("instance is no node of this cluster: lifecycle action completed (CONTINUE), message deleted")
-		return metrics.QueueUnknownInstance, true
+		return c.terminateNoNode(ctx, as, a, count, log) // ownership.go
 	}
 	log = log.With(zap.String("node", node.Name))
 	if c.cfg.DryRun {

@@ -22,11 +22,15 @@ const (
 	launchRenew      = 20 * time.Second
 )
 
-// launch holds a launch action until the instance's node is Ready
-// (CONTINUE) or the launch timeout (ABANDON), off the message handlers: a
+// launch holds a launch action of this cluster's until the instance's node
+// is Ready (CONTINUE) or the launch timeout (ABANDON), off the message
+// handlers (another cluster's is never touched): a
 // wait of minutes must not take a handler's place. The message is deleted
 // once the action is completed; while it waits, it is kept invisible.
 func (c *Controller) launch(ctx context.Context, as *actors, msg sqstypes.Message, typ string, a lifecycle.Action, log *zap.Logger) {
+	if !c.launchOwned(ctx, msg, typ, a, log) { // ownership.go
+		return
+	}
 	if c.cfg.DryRun {
 		log.Info("dry-run: would hold the launch action until the instance's node is Ready (CONTINUE) or the launch timeout (ABANDON)")
 		c.finish(ctx, msg, typ, metrics.QueueIgnored, true, log)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 )
 
 // GroupInstance is one instance of an Auto Scaling group in moto.
@@ -47,4 +48,18 @@ func (m *Moto) CreateGroup(ctx context.Context, name string, size int) ([]GroupI
 		return nil, fmt.Errorf("moto's group %s has %d instances, want %d", name, len(got), size)
 	}
 	return got, nil
+}
+
+// TagGroup puts tags on the Auto Scaling group name in moto (as kops,
+// eksctl and EKS tag a cluster's groups kubernetes.io/cluster/<name>).
+func (m *Moto) TagGroup(ctx context.Context, name string, tags map[string]string) error {
+	in := &autoscaling.CreateOrUpdateTagsInput{}
+	for k, v := range tags {
+		in.Tags = append(in.Tags, astypes.Tag{Key: aws.String(k), Value: aws.String(v), ResourceId: aws.String(name),
+			ResourceType: aws.String("auto-scaling-group"), PropagateAtLaunch: aws.Bool(false)})
+	}
+	if _, err := autoscaling.NewFromConfig(m.Config()).CreateOrUpdateTags(ctx, in); err != nil {
+		return fmt.Errorf("tagging Auto Scaling group %s in moto: %w", name, err)
+	}
+	return nil
 }

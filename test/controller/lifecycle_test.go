@@ -22,15 +22,28 @@ type group struct {
 	instances []testenv.GroupInstance
 }
 
-// newGroup creates a group of size instances whose two hooks have the
-// heartbeat timeout given in seconds (and ABANDON as the default result, so
-// a lapsed hold shows as timed_out, never as a silent CONTINUE).
+// newGroup creates this cluster's group "nodes" (tagged
+// kubernetes.io/cluster/<testCluster>) of size instances whose two hooks
+// have the heartbeat timeout given in seconds (and ABANDON as the default
+// result, so a lapsed hold shows as timed_out, never as a silent CONTINUE).
 func (e *env) newGroup(size int, timeout int32) *group {
 	e.t.Helper()
-	g := &group{e: e, name: "nodes"}
+	return e.groupTagged("nodes", testCluster, size, timeout)
+}
+
+// groupTagged is newGroup for a group named name, tagged for cluster
+// (untagged if "").
+func (e *env) groupTagged(name, cluster string, size int, timeout int32) *group {
+	e.t.Helper()
+	g := &group{e: e, name: name}
 	var err error
 	if g.instances, err = moto.CreateGroup(e.ctx, g.name, size); err != nil {
 		e.t.Fatal(err)
+	}
+	if cluster != "" {
+		if err := moto.TagGroup(e.ctx, g.name, map[string]string{"kubernetes.io/cluster/" + cluster: "owned"}); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	asg := autoscaling.NewFromConfig(moto.Config())
 	for hook, transition := range map[string]string{"drain": lifecycle.Terminating, "join": lifecycle.Launching} {
@@ -86,6 +99,20 @@ func (g *group) action(token string) testenv.LifecycleAction {
 	}
 	g.e.t.Fatalf("moto has no action %s", token)
 	return testenv.LifecycleAction{}
+}
+
+// settled waits until the two actions named by token (after what) are no
+// longer pending, then checks each was completed with its result.
+func (g *group) settled(what1, token1, result1, what2, token2, result2 string) {
+	g.e.t.Helper()
+	waitUntil(g.e.t, 60*time.Second, "both actions completed", func() bool {
+		return g.action(token1).State != "pending" && g.action(token2).State != "pending"
+	})
+	for _, w := range [][3]string{{what1, token1, result1}, {what2, token2, result2}} {
+		if st := g.action(w[1]); st.State != "completed" || st.Result != w[2] {
+			g.e.t.Errorf("%s: %s %s, want completed %s", w[0], st.State, st.Result, w[2])
+		}
+	}
 }
 
 // calls are moto's recorded calls of api for token.
@@ -179,14 +206,16 @@ func wantOne(t *testing.T, c *ctrl, name string, labels ...string) {
 	}
 }
 
-// TestLifecycleUnknownInstance: a termination action for an instance that
-// is no node of this cluster is completed CONTINUE right after the one
-// re-check, long before the hook's hour would run out, and the message is
-// deleted.
+// TestLifecycleUnknownInstance: a termination action of an instance of
+// this cluster's group that never became a node (a failed boot) is
+// completed CONTINUE at once, long before the hook's hour would run out,
+// and the message is deleted: no re-check of the message (--unknown-recheck
+// is ten minutes here), since the group says the instance is this
+// cluster's.
 func TestLifecycleUnknownInstance(t *testing.T) {
 	e := newEnv(t, 30)
 	g := e.newGroup(1, 3600)
-	c := e.controller("", "--unknown-recheck", "1s")
+	c := e.controller("", "--unknown-recheck", "600s")
 	body, token := g.begin(0, "drain", lifecycle.Terminating)
 	e.send(body)
 	waitUntil(t, 60*time.Second, "the action no longer pending, message deleted", func() bool {
@@ -197,6 +226,9 @@ func TestLifecycleUnknownInstance(t *testing.T) {
 	}
 	if got := len(g.calls("CompleteLifecycleAction", token)); got != 1 {
 		t.Errorf("%d completions, want 1", got)
+	}
+	if got := c.metric("spot_handler_queue_messages_total", `outcome="recheck"`); got != 0 {
+		t.Errorf("%v re-checks, want none: the group says the instance is this cluster's", got)
 	}
 	wantOne(t, c, "spot_handler_lifecycle_completions_total", `reason="unknown_instance"`, `outcome="ok"`)
 	wantOne(t, c, "spot_handler_queue_messages_total", `type="asg_lifecycle"`, `outcome="unknown_instance"`)
@@ -218,15 +250,7 @@ func TestLifecycleLaunchHook(t *testing.T) {
 		t.Fatalf("launch action %s before its node exists, want pending", st.State)
 	}
 	g.node(0, 0, 0, 0)
-	waitUntil(t, 60*time.Second, "both launch actions completed", func() bool {
-		return g.action(joinToken).State != "pending" && g.action(neverToken).State != "pending"
-	})
-	if st := g.action(joinToken); st.State != "completed" || st.Result != "CONTINUE" {
-		t.Errorf("launch with a Ready node: %s %s, want completed CONTINUE", st.State, st.Result)
-	}
-	if st := g.action(neverToken); st.State != "completed" || st.Result != "ABANDON" {
-		t.Errorf("launch without a node: %s %s, want completed ABANDON", st.State, st.Result)
-	}
+	g.settled("launch with a Ready node", joinToken, "CONTINUE", "launch without a node", neverToken, "ABANDON")
 	waitUntil(t, 30*time.Second, "messages deleted", func() bool { return e.inQueue() == 0 })
 }
 

@@ -11,6 +11,10 @@ import (
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
 
+// testCluster is the --cluster-name every controller of the tests runs
+// with; newGroup tags its group kubernetes.io/cluster/<testCluster>.
+const testCluster = "test-cluster"
+
 // ctrl is a running `spot-handler controller`.
 type ctrl struct {
 	*testenv.Child
@@ -25,7 +29,7 @@ func startController(t testing.TB, name, queueURL, kubeconfig string, extra ...s
 	if kubeconfig == "" {
 		kubeconfig = plane.Kubeconfig
 	}
-	args := append([]string{"--queue-url", queueURL, "--kubeconfig", kubeconfig,
+	args := append([]string{"--queue-url", queueURL, "--cluster-name", testCluster, "--kubeconfig", kubeconfig,
 		"--endpoint-url", moto.URL, "--region", "us-east-1", "--log-format", "console",
 		"--leader-elect-identity", name, "--queue-wait", "1s"}, extra...)
 	p, err := testenv.StartChild("the controller", binary, "controller", args, []string{"AWS_ACCESS_KEY_ID=testing",

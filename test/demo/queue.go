@@ -25,13 +25,16 @@ import (
 
 // The queue demo's AWS side, all in moto.
 const (
-	queueName  = "spot-handler-demo"
-	groupName  = "nodes"
-	hookName   = "drain"
-	hookBeat   = 30 // the hook's heartbeat timeout, seconds: heartbeats every 10s
-	leaseName  = "spot-handler-controller"
-	controller = "demo-controller"
-	margin     = 15 * time.Second // the controller's default --drain-margin
+	queueName = "spot-handler-demo"
+	groupName = "nodes"
+	// clusterName is the controller's --cluster-name; the group carries
+	// its tag kubernetes.io/cluster/<clusterName>.
+	clusterName = "demo"
+	hookName    = "drain"
+	hookBeat    = 30 // the hook's heartbeat timeout, seconds: heartbeats every 10s
+	leaseName   = "spot-handler-controller"
+	controller  = "demo-controller"
+	margin      = 15 * time.Second // the controller's default --drain-margin
 )
 
 // queueApps is the queue demo's workload, spread over the two nodes that go.
@@ -166,6 +169,9 @@ func newQueueWorld(ctx context.Context, moto *testenv.Moto) (*queueWorld, error)
 	if w.instances, err = moto.CreateGroup(ctx, groupName, 3); err != nil {
 		return nil, err
 	}
+	if err := moto.TagGroup(ctx, groupName, map[string]string{"kubernetes.io/cluster/" + clusterName: "owned"}); err != nil {
+		return nil, err
+	}
 	_, err = autoscaling.NewFromConfig(cfg).PutLifecycleHook(ctx, &autoscaling.PutLifecycleHookInput{AutoScalingGroupName: aws.String(groupName),
 		LifecycleHookName: aws.String(hookName), LifecycleTransition: aws.String(lifecycle.Terminating),
 		HeartbeatTimeout: aws.Int32(hookBeat), DefaultResult: aws.String("ABANDON")})
@@ -224,7 +230,7 @@ func startController(bin, kubeconfig, queueURL string, moto *testenv.Moto, logPa
 	if err != nil {
 		return nil, err
 	}
-	return startChild("controller", bin, []string{"controller", "--queue-url", queueURL, "--kubeconfig", kubeconfig,
+	return startChild("controller", bin, []string{"controller", "--queue-url", queueURL, "--cluster-name", clusterName, "--kubeconfig", kubeconfig,
 		"--endpoint-url", moto.URL, "--region", testenv.MotoRegion, "--queue-wait", "1s", "--lifecycle-max-drain", "2m",
 		"--leader-elect-identity", controller, "--leader-elect-name", leaseName,
 		"--metrics-addr", "127.0.0.1:0", "--probe-addr", "127.0.0.1:" + strconv.Itoa(port), "--log-format", "console"},
