@@ -72,6 +72,9 @@ func (w *world) setup(sc Scenario) (*run, error) {
 		return r, err
 	}
 	r.inst = insts[0]
+	if err := moto.TagGroup(ctx, r.group, map[string]string{"kubernetes.io/cluster/" + w.cluster(): "owned"}); err != nil {
+		return r, err
+	}
 	if sc.Signal == ASGHook {
 		if err := putHook(ctx, w, r.group); err != nil {
 			return r, err

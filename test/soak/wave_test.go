@@ -162,6 +162,10 @@ func (w *world) foreignAction(ctx context.Context, wave int, t0 time.Time) strin
 		w.t.Logf("foreign group: %v", err)
 		return ""
 	}
+	if err := moto.TagGroup(ctx, group, map[string]string{"kubernetes.io/cluster/other-" + w.opt.name: "owned"}); err != nil {
+		w.t.Logf("foreign group's tag: %v", err)
+		return ""
+	}
 	if err := putHook(ctx, w, group); err != nil {
 		w.t.Logf("foreign hook: %v", err)
 		return ""

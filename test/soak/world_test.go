@@ -98,7 +98,7 @@ func (w *world) startReplica(name string) *replica {
 	proxy := plane.Faults(w.t)
 	args := []string{"--queue-url", w.queueURL, "--kubeconfig", proxy.Kubeconfig, "--endpoint-url", moto.URL,
 		"--region", testenv.MotoRegion, "--leader-elect-identity", name, "--leader-elect-name", w.lease,
-		"--queue-wait", "1s", "--lifecycle-max-drain", lifecycleMaxDrain.String(), "--drain-margin", w.opt.margin.String()}
+		"--queue-wait", "1s", "--cluster-name", w.cluster(), "--lifecycle-max-drain", lifecycleMaxDrain.String(), "--drain-margin", w.opt.margin.String()}
 	args = append(args, w.opt.extra...)
 	env := []string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_EC2_METADATA_DISABLED=true", "POD_NAMESPACE=kube-system"}
 	p, err := startProc("controller "+name, func() (*testenv.Child, error) {
@@ -146,3 +146,8 @@ func (o options) replay() string {
 	}
 	return fmt.Sprintf("make soak SEED=%d WAVES=%d NODES=%d", o.seed, o.waves, o.nodes)
 }
+
+// cluster is the soak's cluster name: its controllers' --cluster-name and
+// the kubernetes.io/cluster/<name> tag on its scenarios' groups (the
+// foreign group carries another cluster's).
+func (w *world) cluster() string { return "soak-" + w.opt.name }
