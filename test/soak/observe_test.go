@@ -21,7 +21,21 @@ type podSeen struct {
 	DaemonSet   bool
 	Bound       time.Time // first seen bound to Node
 	Terminating time.Time // first seen with a deletion timestamp
+	KillBy      time.Time // its deletion timestamp (+1 s: it has whole seconds): the kubelet kills it then
 	Gone        time.Time // seen deleted
+}
+
+// GoneAt is when the pod's process was gone: when its object was deleted,
+// or, if earlier, when its grace ran out (a kubelet kills the process at
+// its deletion timestamp, whatever it then takes to delete the object;
+// kwok, loaded by the soak's other nodes, can be seconds late there).
+// Zero if neither has happened by now.
+func (p podSeen) GoneAt(now time.Time) time.Time {
+	g := p.Gone
+	if !p.KillBy.IsZero() && !p.KillBy.After(now) && (g.IsZero() || p.KillBy.Before(g)) {
+		g = p.KillBy
+	}
+	return g
 }
 
 // nodeSeen is what the observer saw of a watched node.
@@ -104,8 +118,11 @@ func (o *observer) pod(obj any, deleted bool) {
 			DaemonSet: ownedBy(pod, "DaemonSet"), Bound: now}
 		o.pods[pod.UID] = p
 	}
-	if pod.DeletionTimestamp != nil && p.Terminating.IsZero() {
-		p.Terminating = now
+	if pod.DeletionTimestamp != nil {
+		if p.Terminating.IsZero() {
+			p.Terminating = now
+		}
+		p.KillBy = pod.DeletionTimestamp.Add(time.Second)
 	}
 	if deleted && p.Gone.IsZero() {
 		p.Gone = now
@@ -159,8 +176,9 @@ func (o *observer) nodeOf(node string) nodeSeen {
 // leftOn returns the pods that must leave node and are still bound there.
 func (o *observer) leftOn(node string) []podSeen {
 	var out []podSeen
+	now := time.Now()
 	for _, p := range o.podsOf(node) {
-		if !p.DaemonSet && p.Gone.IsZero() {
+		if !p.DaemonSet && p.GoneAt(now).IsZero() {
 			out = append(out, p)
 		}
 	}

@@ -50,3 +50,26 @@ func TestFootprintGrowth(t *testing.T) {
 		t.Errorf("a restart is not growth: %v", got)
 	}
 }
+
+// TestGoneAt: a pod is gone when its object is deleted or, if earlier,
+// once its deletion timestamp (its kill time) has passed.
+func TestGoneAt(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		name      string
+		p         podSeen
+		now, want time.Time
+	}{
+		{"running", podSeen{}, at(10), time.Time{}},
+		{"deleted", podSeen{Gone: at(5)}, at(10), at(5)},
+		{"killed, object still there", podSeen{KillBy: at(4)}, at(10), at(4)},
+		{"kill time ahead", podSeen{KillBy: at(20)}, at(10), time.Time{}},
+		{"object deleted before its kill time", podSeen{KillBy: at(8), Gone: at(3)}, at(10), at(3)},
+		{"object deleted after its kill time", podSeen{KillBy: at(3), Gone: at(8)}, at(10), at(3)},
+	} {
+		if got := c.p.GoneAt(c.now); !got.Equal(c.want) {
+			t.Errorf("%s: GoneAt = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ func (r *run) verdict(notice time.Time) Outcome {
 	goneBy := r.goneBy(notice)
 	out := Outcome{Scenario: r.sc, Cordon: -1}
 	pods := r.w.obs.podsOf(r.node)
+	now := time.Now()
 	var emptyAt time.Time
 	var dsUIDs []types.UID
 	for _, p := range pods {
@@ -28,18 +29,19 @@ func (r *run) verdict(notice time.Time) Outcome {
 			continue
 		}
 		out.MustLeave++
-		if p.Gone.IsZero() || p.Gone.After(goneBy) {
+		gone := p.GoneAt(now)
+		if gone.IsZero() || gone.After(goneBy) {
 			if !r.sc.Withdrawn() {
 				left := fmt.Sprintf("%s/%s", p.Namespace, p.Name)
-				if !p.Gone.IsZero() {
-					left += fmt.Sprintf(" (gone %.1fs late)", p.Gone.Sub(goneBy).Seconds())
+				if !gone.IsZero() {
+					left += fmt.Sprintf(" (gone %.1fs late)", gone.Sub(goneBy).Seconds())
 				}
 				out.Left = append(out.Left, left)
 			}
 			continue
 		}
-		if p.Gone.After(emptyAt) {
-			emptyAt = p.Gone
+		if gone.After(emptyAt) {
+			emptyAt = gone
 		}
 	}
 	if r.sc.Withdrawn() {
