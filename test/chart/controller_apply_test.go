@@ -24,11 +24,11 @@ import (
 func TestControllerModeOnAPIServer(t *testing.T) {
 	ctx := context.Background()
 	p, a, ns := planeForApply(t, ctx)
-	sets := []string{"mode=controller", "controller.queueURL=" + testQueueURL,
+	sets := []string{"mode=controller", "controller.queueURL=" + testQueueURL, testCluster,
 		"controller.serviceAccount.roleArn=arn:aws:iam::123456789012:role/spot-handler"}
 
 	t.Run("dry-run", func(t *testing.T) {
-		for _, o := range render(t, ns, allFeatures(t), "mode=both", "controller.queueURL="+testQueueURL) {
+		for _, o := range render(t, ns, allFeatures(t), "mode=both", "controller.queueURL="+testQueueURL, testCluster) {
 			if err := a.apply(ctx, o, true); err != nil {
 				t.Error(err)
 			}
@@ -76,7 +76,7 @@ func TestControllerModeOnAPIServer(t *testing.T) {
 	t.Run("helm install", func(t *testing.T) {
 		ns2 := p.NewNamespace(t)
 		out, err := runHelm(t, "install", "other", chartDir(t), "--namespace", ns2, "--kubeconfig", p.Kubeconfig,
-			"--set", "mode=controller", "--set", "controller.queueURL="+testQueueURL)
+			"--set", "mode=controller", "--set", "controller.queueURL="+testQueueURL, "--set", testCluster)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,10 +16,13 @@ import (
 // testQueueURL is the queue the controller-mode renders receive.
 const testQueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/spot-handler-test"
 
+// testCluster is the clusterName of the controller-mode renders.
+const testCluster = "clusterName=test-cluster"
+
 // renderMode renders the chart in mode with the test queue and sets.
 func renderMode(t *testing.T, mode string, sets ...string) []*unstructured.Unstructured {
 	t.Helper()
-	return render(t, "spot", nil, append([]string{"mode=" + mode, "controller.queueURL=" + testQueueURL}, sets...)...)
+	return render(t, "spot", nil, append([]string{"mode=" + mode, "controller.queueURL=" + testQueueURL, testCluster}, sets...)...)
 }
 
 // notFromControllerValues are the controller's flags the chart does not set
@@ -55,7 +58,7 @@ func TestModes(t *testing.T) {
 		t.Errorf("selectors overlap: DaemonSet %v, Deployment %v", ds.Spec.Selector.MatchLabels, dep.Spec.Selector.MatchLabels)
 	}
 	var monitored []string
-	for _, pm := range find(render(t, "spot", nil, "mode=both", "controller.queueURL="+testQueueURL, "metrics.podMonitor.enabled=true"), "PodMonitor") {
+	for _, pm := range find(render(t, "spot", nil, "mode=both", "controller.queueURL="+testQueueURL, testCluster, "metrics.podMonitor.enabled=true"), "PodMonitor") {
 		sel, _, _ := unstructured.NestedStringMap(pm.Object, "spec", "selector", "matchLabels")
 		monitored = append(monitored, sel["app.kubernetes.io/name"])
 	}
@@ -190,10 +193,10 @@ func TestControllerValuesMapOntoFlags(t *testing.T) {
 		dep := fromUnstructured[appsv1.Deployment](t, one(t, renderMode(t, "controller", sets...), "Deployment"))
 		return flagArgs(t, dep.Spec.Template.Spec.Containers[0].Args[1:])
 	}
-	all := args("controller.region=eu-west-1", "controller.endpointURL=https://vpce.example",
+	all := args("controller.region=eu-west-1", "controller.endpointURL=https://vpce.example", "controller.asgNames={blue,green}",
 		"controller.webhook.secretName=hook", "controller.webhook.template=x")
 	checkValuesMapOntoFlags(t, "controller", helpFlags(t, "controller"), all, args(), notFromControllerValues,
-		"queue-url", "leader-elect-name") // the test's queue; the Lease named for the release
+		"queue-url", "cluster-name", "leader-elect-name") // the test's queue and cluster; the Lease named for the release
 }
 
 // TestLintControllerModes: helm lint --strict in modes controller and both,
@@ -202,7 +205,7 @@ func TestLintControllerModes(t *testing.T) {
 	for _, mode := range []string{"controller", "both"} {
 		t.Run(mode, func(t *testing.T) {
 			out, err := runHelm(t, "lint", "--strict", chartDir(t), "--kube-version", kubeVersion, "--values", allFeatures(t)[0],
-				"--set", "mode="+mode, "--set", "controller.queueURL="+testQueueURL)
+				"--set", "mode="+mode, "--set", "controller.queueURL="+testQueueURL, "--set", testCluster)
 			if err != nil || !strings.Contains(out, "0 chart(s) failed") {
 				t.Fatalf("helm lint: %v\n%s", err, out)
 			}
@@ -219,12 +222,16 @@ func TestControllerValuesRejected(t *testing.T) {
 		{[]string{"mode=sideways"}, "'daemonset', 'controller', 'both'"},
 		{[]string{"mode=controller"}, "needs controller.queueURL"},
 		{[]string{"mode=both"}, "needs controller.queueURL"},
+		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL}, "needs clusterName"},
+		{[]string{"mode=both", "controller.queueURL=" + testQueueURL}, "needs clusterName"},
+		{[]string{"clusterName=a/b"}, "/clusterName"},
+		{[]string{"controller.asgNames={a,}"}, "/controller/asgNames"},
 		{[]string{"controller.serviceAccount.roleArn=role/x"}, "/controller/serviceAccount/roleArn"},
 		{[]string{"controller.replicas=0"}, "/controller/replicas"},
 		{[]string{"controller.queueWait=20"}, "/controller/queueWait"},
 		{[]string{"controller.leaderElect=true"}, "'leaderElect' not allowed"},
-		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, "controller.webhook.template=x"}, "controller.webhook.secretName is empty"},
-		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, "controller.webhook.secretName=s", "controller.webhook.template=x",
+		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, testCluster, "controller.webhook.template=x"}, "controller.webhook.secretName is empty"},
+		{[]string{"mode=controller", "controller.queueURL=" + testQueueURL, testCluster, "controller.webhook.secretName=s", "controller.webhook.template=x",
 			"controller.webhook.templateConfigMap=c"}, "use one"},
 		{[]string{"controller.webhook.secretKey="}, "/controller/webhook/secretKey"},
 	} {

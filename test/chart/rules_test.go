@@ -119,7 +119,7 @@ var (
 )
 
 // bothModes are the values that install the agent and the controller.
-var bothModes = []string{"mode=both", "controller.queueURL=https://sqs.us-east-1.amazonaws.com/123456789012/spot-handler-prod"}
+var bothModes = []string{"mode=both", "controller.queueURL=https://sqs.us-east-1.amazonaws.com/123456789012/spot-handler-prod", "clusterName=prod"}
 
 func sorted(s []string) []string {
 	sort.Strings(s)

@@ -56,6 +56,9 @@ app.kubernetes.io/part-of: spot-handler
 {{- if and (include "spot-handler.controllerEnabled" .) (not .Values.controller.queueURL) -}}
 {{- fail (printf "mode %s needs controller.queueURL: the SQS queue URL (output QueueURL of 'spot-handler controller setup --cluster NAME')" .Values.mode) -}}
 {{- end -}}
+{{- if and (include "spot-handler.controllerEnabled" .) (not .Values.clusterName) -}}
+{{- fail (printf "mode %s needs clusterName: this cluster's name (--cluster-name), as in its Auto Scaling groups' tag kubernetes.io/cluster/<name> and 'spot-handler controller setup --cluster NAME'" .Values.mode) -}}
+{{- end -}}
 {{- $w := .Values.controller.webhook -}}
 {{- if and $w.template $w.templateConfigMap -}}
 {{- fail "controller.webhook.template and controller.webhook.templateConfigMap are both set: use one (the inline template, or the name of an existing ConfigMap)" -}}
