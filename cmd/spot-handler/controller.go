@@ -86,12 +86,7 @@ func (f *controllerFlags) config(getenv func(string) string) (controller.Config,
 	c.Rebalance, c.Maintenance = interrupt.Response(f.rebalance), interrupt.Response(f.maintenance)
 	c.PodNamespace, c.PodName = getenv("POD_NAMESPACE"), getenv("POD_NAME")
 	c.DryRunWebhook = f.dryRunWebhook
-	c.ASGNames = nil
-	for _, g := range strings.Split(f.asgNames, ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			c.ASGNames = append(c.ASGNames, g)
-		}
-	}
+	c.ASGNames = splitList(f.asgNames)
 	var err error
 	c.WebhookURL, c.WebhookTemplate, err = f.webhook()
 	return c, err

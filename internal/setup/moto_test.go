@@ -69,8 +69,8 @@ func TestTemplateRoutesEveryKindOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetQueueAttributes: %v", err)
 	}
-	if a := attrs.Attributes; a["MessageRetentionPeriod"] != "300" || a["SqsManagedSseEnabled"] != "true" {
-		t.Errorf("queue attributes %v: want retention 300 and SSE on", a)
+	if a := attrs.Attributes; a["MessageRetentionPeriod"] != "345600" || a["SqsManagedSseEnabled"] != "true" {
+		t.Errorf("queue attributes %v: want retention 345600 (4 days, the longest hold) and SSE on", a)
 	}
 	checkStoredPolicy(ctx, t, iamc, policyARN, queueARN, role)
 

@@ -27,6 +27,10 @@ type refs struct {
 	queue any
 	// groups matches every Auto Scaling group of the account and region.
 	groups any
+	// group returns the ARN pattern of the group named name.
+	group func(name string) any
+	// rules are the ARNs of the plan's EventBridge rules.
+	rules []any
 }
 
 // QueueActions are what the controller does with the queue's messages.
@@ -36,29 +40,45 @@ var QueueActions = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", 
 // instance in a lifecycle hook; they accept a group ARN as resource.
 var LifecycleActions = []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}
 
+// ClusterTagKey is the tag kops, eksctl and EKS put on a cluster's groups.
+func ClusterTagKey(cluster string) string { return "kubernetes.io/cluster/" + cluster }
+
 // controllerPolicy is the least-privilege policy of the controller's role:
-// the queue's messages, the lifecycle actions of the account's groups, the
-// hooks' timeouts (Describe calls take no resource ARN, hence "*"), and
-// ec2:DescribeInstances only with the fallback.
+// the queue's messages; the lifecycle actions of this cluster's groups only
+// (tagged kubernetes.io/cluster/<name>, whatever the value, or named in
+// ASGNames); the hooks' timeouts and the groups' tags (Describe calls take
+// no resource ARN, hence "*"); and ec2:DescribeInstances only with the
+// fallback.
 func (p *Plan) controllerPolicy(r refs) PolicyDocument {
 	st := []Statement{
 		{Sid: "ReceiveNotices", Effect: "Allow", Action: QueueActions, Resource: r.queue},
-		{Sid: "HoldAndReleaseLifecycleActions", Effect: "Allow", Action: LifecycleActions, Resource: r.groups},
-		{Sid: "ReadLifecycleHookTimeouts", Effect: "Allow", Action: []string{"autoscaling:DescribeLifecycleHooks"}, Resource: "*"},
+		{Sid: "HoldAndReleaseLifecycleActionsOfClusterGroups", Effect: "Allow", Action: LifecycleActions, Resource: r.groups,
+			Condition: map[string]any{"Null": map[string]string{"autoscaling:ResourceTag/" + ClusterTagKey(p.Cluster): "false"}}},
 	}
+	if len(p.ASGNames) > 0 {
+		var groups []any
+		for _, g := range p.ASGNames {
+			groups = append(groups, r.group(g))
+		}
+		st = append(st, Statement{Sid: "HoldAndReleaseLifecycleActionsOfNamedGroups", Effect: "Allow", Action: LifecycleActions, Resource: groups})
+	}
+	st = append(st,
+		Statement{Sid: "ReadLifecycleHookTimeouts", Effect: "Allow", Action: []string{"autoscaling:DescribeLifecycleHooks"}, Resource: "*"},
+		Statement{Sid: "ReadGroupTagsForOwnership", Effect: "Allow", Action: []string{"autoscaling:DescribeAutoScalingGroups"}, Resource: "*"})
 	if p.DescribeInstances {
 		st = append(st, Statement{Sid: "FindNodesByPrivateDNSName", Effect: "Allow", Action: []string{"ec2:DescribeInstances"}, Resource: "*"})
 	}
 	return PolicyDocument{Version: policyVersion, Statement: st}
 }
 
-// queuePolicy lets EventBridge (and SQS itself) send to the queue and
-// refuses any request without TLS.
+// queuePolicy lets the plan's EventBridge rules, and nothing else, send to
+// the queue (aws:SourceArn), and refuses any request without TLS.
 func queuePolicy(r refs) PolicyDocument {
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{Sid: "EventBridgeSendsNotices", Effect: "Allow",
-			Principal: map[string]any{"Service": []string{"events.amazonaws.com", "sqs.amazonaws.com"}},
-			Action:    []string{"sqs:SendMessage"}, Resource: r.queue},
+			Principal: map[string]any{"Service": []string{"events.amazonaws.com"}},
+			Action:    []string{"sqs:SendMessage"}, Resource: r.queue,
+			Condition: map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": r.rules}}},
 		{Sid: "DenyWithoutTLS", Effect: "Deny", Principal: "*", Action: []string{"sqs:*"}, Resource: r.queue,
 			Condition: map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}}},
 	}}

@@ -55,7 +55,13 @@ func ref(id string) map[string]any          { return map[string]any{"Ref": id} }
 // CloudFormation renders the plan as a CloudFormation template (YAML).
 func (p *Plan) CloudFormation() ([]byte, error) {
 	r := refs{queue: getAtt("Queue", "Arn"),
-		groups: map[string]any{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"}}
+		groups: map[string]any{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"},
+		group: func(name string) any {
+			return map[string]any{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/" + name}
+		}}
+	for _, rule := range p.Rules {
+		r.rules = append(r.rules, getAtt(rule.ID, "Arn"))
+	}
 	t := template{
 		Version: "2010-09-09",
 		Description: fmt.Sprintf("spot-handler controller for cluster %s: an SQS queue fed by EventBridge rules for the EC2, "+
@@ -131,7 +137,13 @@ type DocumentRule struct {
 // Document returns the plan as a Document.
 func (p *Plan) Document() Document {
 	r := refs{queue: "arn:${Partition}:sqs:${Region}:${AccountId}:" + p.QueueName,
-		groups: "arn:${Partition}:autoscaling:${Region}:${AccountId}:autoScalingGroup:*:autoScalingGroupName/*"}
+		groups: "arn:${Partition}:autoscaling:${Region}:${AccountId}:autoScalingGroup:*:autoScalingGroupName/*",
+		group: func(name string) any {
+			return "arn:${Partition}:autoscaling:${Region}:${AccountId}:autoScalingGroup:*:autoScalingGroupName/" + name
+		}}
+	for _, rule := range p.Rules {
+		r.rules = append(r.rules, "arn:${Partition}:events:${Region}:${AccountId}:rule/"+rule.Name)
+	}
 	d := Document{Cluster: p.Cluster, QueueName: p.QueueName, QueueARN: r.queue.(string),
 		QueueAttributes: map[string]string{"MessageRetentionPeriod": strconv.Itoa(int(Retention.Seconds())), "SqsManagedSseEnabled": "true"},
 		QueuePolicy:     queuePolicy(r), ControllerPolicy: p.controllerPolicy(r)}

@@ -16,10 +16,13 @@ import (
 	"github.com/spot-handler/spot-handler/pkg/queue"
 )
 
-// Retention is how long the queue keeps a message: every notice is stale
-// within minutes (a Spot warning comes 2 minutes before the end), and the
-// controller deletes a message as soon as the node records it.
-const Retention = 5 * time.Minute
+// Retention is how long the queue keeps a message: longer than the
+// longest hold. A launch wait lives only in its message (up to
+// --launch-timeout), a lifecycle hook may hold an instance for hours, a
+// Health event that arrives while no leader can act must wait for one, and
+// --delete-unknown=false leaves other clusters' messages for them. SQS's
+// maximum is 14 days; 4 days covers a weekend without a leader.
+const Retention = 4 * 24 * time.Hour
 
 // Config says what to set up.
 type Config struct {
@@ -30,6 +33,15 @@ type Config struct {
 	// DescribeInstances grants ec2:DescribeInstances, which the controller
 	// calls only when its instance-to-node fallback (private DNS name) is on.
 	DescribeInstances bool
+	// ASGNames are the cluster's Auto Scaling groups named explicitly (the
+	// controller's --asg-names): the lifecycle rules then match only them
+	// (and ASGPrefix), and the policy allows their lifecycle actions
+	// whatever their tags.
+	ASGNames []string
+	// ASGPrefix, if set, narrows the lifecycle rules to groups whose name
+	// starts with it (eksctl: "eksctl-<cluster>-"); with ASGNames, a group
+	// matching either is routed.
+	ASGPrefix string
 }
 
 // Plan is what a Config sets up, ready to render.
@@ -43,6 +55,8 @@ type Plan struct {
 	Rules []Rule
 	// DescribeInstances is Config.DescribeInstances.
 	DescribeInstances bool
+	// ASGNames is Config.ASGNames.
+	ASGNames []string
 }
 
 // Rule is one EventBridge rule that sends to the queue.
@@ -65,9 +79,9 @@ type Rule struct {
 // Pattern is an EventBridge event pattern: the event's source and
 // detail-type, and for some kinds the detail fields that make it a notice.
 type Pattern struct {
-	Source     []string            `json:"source" yaml:"source"`
-	DetailType []string            `json:"detail-type" yaml:"detail-type"`
-	Detail     map[string][]string `json:"detail,omitempty" yaml:"detail,omitempty"`
+	Source     []string         `json:"source" yaml:"source"`
+	DetailType []string         `json:"detail-type" yaml:"detail-type"`
+	Detail     map[string][]any `json:"detail,omitempty" yaml:"detail,omitempty"`
 }
 
 // clusterName is EKS's rule for a cluster name.
@@ -78,14 +92,27 @@ func New(cfg Config) (*Plan, error) {
 	if !clusterName.MatchString(cfg.Cluster) {
 		return nil, fmt.Errorf("cluster name %q is not valid: use 1 to 100 letters, digits, '-' and '_', starting with a letter or digit (the name of your EKS or kops cluster)", cfg.Cluster)
 	}
-	p := &Plan{Cluster: cfg.Cluster, QueueName: queueName(cfg.Cluster), DescribeInstances: cfg.DescribeInstances}
+	if len(queueName(cfg.Cluster)) > maxQueueName {
+		return nil, fmt.Errorf("cluster name %q is %d characters: the queue %q must fit SQS's %d-character limit on queue names, so use at most %d",
+			cfg.Cluster, len(cfg.Cluster), queueName(cfg.Cluster), maxQueueName, maxQueueName-len(queueName("")))
+	}
+	for _, g := range cfg.ASGNames {
+		if g == "" || len(g) > 255 || strings.Contains(g, ",") {
+			return nil, fmt.Errorf("--asg-names: %q is not an Auto Scaling group name", g)
+		}
+	}
+	p := &Plan{Cluster: cfg.Cluster, QueueName: queueName(cfg.Cluster), DescribeInstances: cfg.DescribeInstances, ASGNames: cfg.ASGNames}
 	for _, k := range queue.EventKinds() {
+		detail := narrowing[k.Type]
+		if k.Type == queue.TypeLifecycle {
+			detail = groupFilter(cfg.ASGNames, cfg.ASGPrefix)
+		}
 		p.Rules = append(p.Rules, Rule{
 			ID:          "Rule" + alnum(k.DetailType),
 			Name:        clipName(cfg.Cluster+"-"+alnum(k.DetailType), maxRuleName),
 			Description: fmt.Sprintf("spot-handler (cluster %s): %s events to the controller's queue", cfg.Cluster, k.DetailType),
 			Type:        k.Type,
-			Pattern:     Pattern{Source: []string{k.Source}, DetailType: []string{k.DetailType}, Detail: narrowing[k.Type]},
+			Pattern:     Pattern{Source: []string{k.Source}, DetailType: []string{k.DetailType}, Detail: detail},
 		})
 	}
 	return p, nil
@@ -94,11 +121,31 @@ func New(cfg Config) (*Plan, error) {
 // narrowing keeps out of the queue the events of a kind that pkg/queue
 // parses into no notice, so they cost neither a receive nor a delete. The
 // setup tests check each value against queue.Parse.
-var narrowing = map[string]map[string][]string{
+var narrowing = map[string]map[string][]any{
 	// Only these states yield a notice; pending and running do not.
 	queue.TypeStateChange: {"state": {queue.StateStopping, queue.StateShuttingDown, queue.StateStopped, queue.StateTerminated}},
 	// Only EC2 scheduled changes yield notices.
 	queue.TypeHealth: {"service": {"EC2"}, "eventTypeCategory": {"scheduledChange"}},
+}
+
+// groupFilter narrows the lifecycle rules to this cluster's groups where
+// EventBridge can tell them (it cannot read a group's tags): the named
+// groups and those whose name starts with prefix. Neither given, every
+// group's lifecycle events reach the queue, and the controller's ownership
+// check (the group's kubernetes.io/cluster/<name> tag) leaves other
+// clusters' actions alone.
+func groupFilter(names []string, prefix string) map[string][]any {
+	var match []any
+	for _, n := range names {
+		match = append(match, n)
+	}
+	if prefix != "" {
+		match = append(match, map[string]string{"prefix": prefix})
+	}
+	if len(match) == 0 {
+		return nil
+	}
+	return map[string][]any{"AutoScalingGroupName": match}
 }
 
 // maxQueueName is SQS's limit on a queue name.
@@ -107,8 +154,9 @@ const maxQueueName = 80
 // maxRuleName is EventBridge's limit on a rule name.
 const maxRuleName = 64
 
-// queueName is "spot-handler-" + cluster, shortened if needed.
-func queueName(cluster string) string { return clipName("spot-handler-"+cluster, maxQueueName) }
+// queueName is "spot-handler-" + cluster; New refuses a cluster name that
+// makes it longer than SQS allows.
+func queueName(cluster string) string { return "spot-handler-" + cluster }
 
 // clipName returns name, or if it is longer than max, its start and a digest
 // of the whole, max bytes in all: distinct names stay distinct.

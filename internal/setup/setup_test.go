@@ -69,14 +69,16 @@ func TestNewRejectsBadClusterNames(t *testing.T) {
 }
 
 func TestNamesWithinAWSLimits(t *testing.T) {
-	long := strings.Repeat("c", 100)
+	long := strings.Repeat("c", 67)
 	p := mustNew(t, Config{Cluster: long})
-	if len(p.QueueName) != maxQueueName || !strings.HasPrefix(p.QueueName, "spot-handler-ccc") {
-		t.Errorf("queue name %q (%d bytes), want 80 bytes starting with spot-handler-", p.QueueName, len(p.QueueName))
+	if len(p.QueueName) != maxQueueName || p.QueueName != "spot-handler-"+long {
+		t.Errorf("queue name %q (%d bytes), want spot-handler-%s (80 bytes)", p.QueueName, len(p.QueueName), long)
 	}
-	other := mustNew(t, Config{Cluster: long[:99] + "d"})
-	if other.QueueName == p.QueueName {
-		t.Errorf("clusters differing at the end share queue name %q", p.QueueName)
+	for _, n := range []int{68, 100} {
+		_, err := New(Config{Cluster: strings.Repeat("c", n)})
+		if err == nil || !strings.Contains(err.Error(), "SQS's 80-character limit") || !strings.Contains(err.Error(), "at most 67") {
+			t.Errorf("a %d-character cluster name: %v, want an error naming SQS's limit and the longest name", n, err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, r := range p.Rules {
@@ -142,7 +144,7 @@ func matchesDetail(t *testing.T, p Pattern, detail string) bool {
 	}
 	for field, values := range p.Detail {
 		s, _ := d[field].(string)
-		if !slices.Contains(values, s) {
+		if !slices.Contains(values, any(s)) {
 			return false
 		}
 	}
@@ -182,7 +184,7 @@ func TestPolicies(t *testing.T) {
 			}
 			actions = append(actions, s.Action...)
 		}
-		want := []string{"autoscaling:CompleteLifecycleAction", "autoscaling:DescribeLifecycleHooks", "autoscaling:RecordLifecycleActionHeartbeat",
+		want := []string{"autoscaling:CompleteLifecycleAction", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLifecycleHooks", "autoscaling:RecordLifecycleActionHeartbeat",
 			"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"}
 		if fallback {
 			want = append(want, "ec2:DescribeInstances")
@@ -195,5 +197,65 @@ func TestPolicies(t *testing.T) {
 		if tpl.Resources["QueuePolicy"].Type != "AWS::SQS::QueuePolicy" {
 			t.Errorf("no queue policy")
 		}
+	}
+}
+
+// TestScopedToCluster: the lifecycle rule matches the named groups and the
+// prefix (and every group without either); the lifecycle actions are
+// allowed only on groups tagged kubernetes.io/cluster/<name> and on the
+// named ones; only the plan's rules may send to the queue; the queue keeps
+// messages 4 days.
+func TestScopedToCluster(t *testing.T) {
+	lifecycleRule := func(p *Plan) Rule {
+		for _, r := range p.Rules {
+			if r.Type == queue.TypeLifecycle {
+				return r
+			}
+		}
+		t.Fatal("no lifecycle rule")
+		return Rule{}
+	}
+	if d := lifecycleRule(mustNew(t, Config{Cluster: "prod"})).Pattern.Detail; d != nil {
+		t.Errorf("without names or prefix the lifecycle rule filters %v, want every group", d)
+	}
+	p := mustNew(t, Config{Cluster: "prod", ASGNames: []string{"blue", "green"}, ASGPrefix: "eksctl-prod-"})
+	got, _ := json.Marshal(lifecycleRule(p).Pattern.Detail)
+	if string(got) != `{"AutoScalingGroupName":["blue","green",{"prefix":"eksctl-prod-"}]}` {
+		t.Errorf("lifecycle rule's detail %s, want the two groups and the prefix", got)
+	}
+	doc := p.Document()
+	if doc.QueueAttributes["MessageRetentionPeriod"] != "345600" {
+		t.Errorf("retention %s, want 345600 (4 days)", doc.QueueAttributes["MessageRetentionPeriod"])
+	}
+	var lifecycle []Statement
+	for _, st := range doc.ControllerPolicy.Statement {
+		if slices.Contains(st.Action, "autoscaling:CompleteLifecycleAction") {
+			lifecycle = append(lifecycle, st)
+		}
+	}
+	if len(lifecycle) != 2 {
+		t.Fatalf("lifecycle statements %+v, want the tagged groups' and the named groups'", lifecycle)
+	}
+	tagged, _ := json.Marshal(lifecycle[0])
+	if !strings.Contains(string(tagged), `"Condition":{"Null":{"autoscaling:ResourceTag/kubernetes.io/cluster/prod":"false"}}`) {
+		t.Errorf("tagged groups' statement %s: want it conditioned on the cluster tag", tagged)
+	}
+	named, _ := json.Marshal(lifecycle[1].Resource)
+	if lifecycle[1].Condition != nil || !strings.Contains(string(named), "autoScalingGroupName/blue") || !strings.Contains(string(named), "autoScalingGroupName/green") ||
+		strings.Contains(string(named), "autoScalingGroupName/*") {
+		t.Errorf("named groups' statement on %s: want blue and green only", named)
+	}
+	send := doc.QueuePolicy.Statement[0]
+	arns, _ := json.Marshal(send.Condition["ArnEquals"])
+	for _, r := range doc.Rules {
+		if !strings.Contains(string(arns), ":rule/"+r.Name+`"`) {
+			t.Errorf("queue policy's aws:SourceArn %s lacks rule %s", arns, r.Name)
+		}
+	}
+	if !slices.Equal(send.Action, []string{"sqs:SendMessage"}) || !strings.Contains(string(arns), "aws:SourceArn") {
+		t.Errorf("queue policy's send statement %+v: want sqs:SendMessage conditioned on aws:SourceArn", send)
+	}
+	if _, err := New(Config{Cluster: "prod", ASGNames: []string{"a,b"}}); err == nil {
+		t.Error("a group name with a comma accepted")
 	}
 }
