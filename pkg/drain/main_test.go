@@ -55,6 +55,7 @@ type workload struct {
 	delay    time.Duration // kwok delete delay; > grace makes the pod use all of it
 	priority string        // PriorityClass name, "" for none
 	labels   map[string]string
+	annots   map[string]string // the pods' annotations, added to the template's
 }
 
 // nodeWith makes a kwok node and the workloads' ReplicaSets pinned to it,
@@ -73,6 +74,9 @@ func nodeWith(t *testing.T, p *testenv.Plane, ns, node string, wls ...workload) 
 		}
 		tpl := testenv.PodTemplate(labels, map[string]string{"kubernetes.io/hostname": node}, w.grace, w.delay)
 		tpl.Spec.PriorityClassName = w.priority
+		for k, v := range w.annots {
+			tpl.Annotations[k] = v
+		}
 		r := w.replicas
 		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: w.name, Namespace: ns},
 			Spec: appsv1.ReplicaSetSpec{Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": w.name}}, Template: tpl}}

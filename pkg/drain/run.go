@@ -147,11 +147,13 @@ type drainRun struct {
 	known             map[types.UID]bool // every pod seen on the node and decided on
 	lookups           map[types.UID]*lookup
 	wg                sync.WaitGroup
+	order             *schedule // the planned pods' waves (waves.go), once the drain evicts
 }
 
-// run starts the evictions, one wave per priority, lowest first; a wave
-// starts when the previous wave's first requests are all answered or after
-// WaveGap, so every wave starts within WaveGap of the last. Pods that reach
+// run starts the evictions in waves by drain order, lowest first (see
+// waves.go): a wave starts when the waves before it are gone, or at its
+// latest start if they are not, and never before the previous wave's first
+// requests are answered or WaveGap has passed. Pods that reach
 // the node later are evicted as they come. A drain that does not hold the
 // node's claim only watches, and takes over if the claim lapses; the owner
 // renews it. Once the node is empty run returns true or, with onEmpty,
@@ -196,11 +198,17 @@ func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) 
 			retryTimer = r.d.clock.NewTimer(at.Sub(r.d.clock.Now()))
 			retry = retryTimer.C()
 		}
+		var wave <-chan time.Time
+		waveTimer := r.advance(jobCtx) // the next eviction wave, when due
+		if waveTimer != nil {
+			wave = waveTimer.C()
+		}
 		select {
 		case <-ctx.Done():
 			return r.empty()
 		case <-changed:
 		case <-retry:
+		case <-wave:
 		case <-renew.C():
 			if r.idle {
 				break // fired as the node emptied: nothing to claim
@@ -217,33 +225,9 @@ func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) 
 		if retryTimer != nil {
 			retryTimer.Stop()
 		}
-	}
-}
-
-// waves starts the planned evictions, one priority wave after the other;
-// within a priority, the pods a PDB holds back right now go in a wave of
-// their own, after the others.
-func (r *drainRun) waves(ctx, jobCtx context.Context) {
-	planned := r.jobs
-	for i := 0; i < len(planned); {
-		j := i
-		for j < len(planned) && planned[j].res.Priority == planned[i].res.Priority && planned[j].held == planned[i].held {
-			j++
+		if waveTimer != nil {
+			waveTimer.Stop()
 		}
-		wave := planned[i:j]
-		for _, job := range wave {
-			r.start(jobCtx, job)
-		}
-		gap := r.d.clock.NewTimer(r.d.policy.WaveGap)
-		for _, job := range wave {
-			select {
-			case <-job.answered:
-			case <-gap.C():
-			case <-ctx.Done():
-			}
-		}
-		gap.Stop()
-		i = j
 	}
 }
 

@@ -94,6 +94,8 @@ type Policy struct {
 	WaveGap time.Duration
 	// Parallelism bounds eviction requests in flight.
 	Parallelism int
+	// Order is the order of eviction: OrderPriority (also "") or OrderNone.
+	Order Order
 }
 
 // DefaultPolicy is the policy behind the agent's default flags.
@@ -107,6 +109,7 @@ func DefaultPolicy() Policy {
 		MinGrace:     time.Second,
 		WaveGap:      250 * time.Millisecond,
 		Parallelism:  64,
+		Order:        OrderPriority,
 	}
 }
 
