@@ -33,6 +33,7 @@ type modeFlags struct {
 	kubeconfig, logFormat, logLevel                 string
 	margin                                          time.Duration
 	pdbFallback, taintEffect, excludeLabel          string
+	drainOrder                                      string
 	rebalance                                       string
 	cordonOnly, dryRunWebhook                       bool
 	metricsAddr, probeAddr                          string
@@ -48,6 +49,7 @@ func (f *modeFlags) register(fs *flag.FlagSet, marginHelp string) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty means in-cluster (the pod's service account)")
 	fs.DurationVar(&f.margin, "drain-margin", d.Margin, marginHelp)
 	fs.StringVar(&f.pdbFallback, "pdb-fallback", string(d.PDBFallback), "when a PDB still refuses eviction at the pod's cut-off: delete (with grace) or wait")
+	fs.StringVar(&f.drainOrder, "drain-order", string(d.Order), "order of eviction: priority (waves, lowest priority or "+drain.OrderAnnotation+" first; the deadline still wins) or none (all at once)")
 	fs.StringVar(&f.taintEffect, "taint-effect", string(d.TaintEffect), "effect of the spot-handler.io/interruption taint: NoSchedule, PreferNoSchedule or NoExecute")
 	fs.StringVar(&f.excludeLabel, "exclude-lb-label", d.ExcludeLabel, `label set to "true" on a draining node to take it out of external load balancers; empty disables`)
 	fs.StringVar(&f.rebalance, "rebalance", string(interrupt.TaintOnly), "on a rebalance recommendation: ignore, taint (PreferNoSchedule, pods stay) or drain")
@@ -99,6 +101,7 @@ func (f *modeFlags) policy() drain.Policy {
 	p.PDBFallback = drain.PDBFallback(f.pdbFallback)
 	p.TaintEffect = corev1.TaintEffect(f.taintEffect)
 	p.ExcludeLabel = f.excludeLabel
+	p.Order = drain.Order(f.drainOrder)
 	return p
 }
 

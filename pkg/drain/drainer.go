@@ -52,6 +52,8 @@ func (p Policy) validate() error {
 		return fmt.Errorf("kill slack %v is negative", p.KillSlack)
 	case p.MinGrace < time.Second:
 		return fmt.Errorf("minimum grace %v is below 1s (the API turns 0 into a forced delete)", p.MinGrace)
+	case p.Order != "" && p.Order != OrderPriority && p.Order != OrderNone:
+		return fmt.Errorf("drain order %q is not one of %s, %s", p.Order, OrderPriority, OrderNone)
 	case p.Parallelism < 1:
 		return fmt.Errorf("parallelism %d: use 1 or more", p.Parallelism)
 	}

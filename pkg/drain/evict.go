@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -110,6 +111,7 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 			} else {
 				log.Debug("pod evicted", zap.Int64("grace", g))
 			}
+			d.afterAccepted(ctx, pod.UID, g, tr, deadline, res, sl, log)
 			return
 		case goneAnswer:
 			res.Outcome, res.Reason = GoneBeforeEviction, "gone before its eviction was accepted"
@@ -212,6 +214,35 @@ func (d *Drainer) terminatedElsewhere(ctx context.Context, pod *corev1.Pod, by S
 		log.Info("pod terminated by someone else during the drain; not evicted again", zap.Time("deletion", pod.DeletionTimestamp.Time))
 	}
 	d.shorten(ctx, pod, deadline, res, sl, log)
+}
+
+// acceptedWatch bounds how long an accepted eviction waits to see its pod
+// terminating (the watch's lag; the drain's own checks cover the rest).
+const acceptedWatch = 30 * time.Second
+
+// afterAccepted covers a race the checks before each attempt cannot: the
+// API accepts an eviction of a pod someone else began to delete a moment
+// before, and keeps that deletion, longer grace and all. Once the tracker
+// shows the pod terminating, a deletion that ends after deadline − margin
+// is shortened like any other found terminating, and the report says who
+// started it.
+func (d *Drainer) afterAccepted(ctx context.Context, uid types.UID, g int64, tr *tracker, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
+	t := d.clock.NewTimer(acceptedWatch)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C():
+		return
+	case <-tr.leavingChan(uid):
+	}
+	cur := tr.get(uid)
+	if cur == nil || cur.DeletionTimestamp == nil || cur.DeletionGracePeriodSeconds == nil || *cur.DeletionGracePeriodSeconds <= g {
+		return
+	}
+	res.TerminatedBy = ByOtherAfterPlan
+	res.Reason = fmt.Sprintf("terminated by %s (with %ds grace) as its eviction was accepted", ByOtherAfterPlan.words(), *cur.DeletionGracePeriodSeconds)
+	d.shorten(ctx, cur, deadline, res, sl, log)
 }
 
 // shorten deletes a terminating pod again with a shorter grace period (and

@@ -228,6 +228,7 @@ func TestTemplateAllFeatures(t *testing.T) {
 	args := renderedArgs(t, ds)
 	for flag, want := range map[string]string{
 		"imds-endpoint": "http://127.0.0.1:1338", "poll-interval": "2s", "drain-margin": "20s", "pdb-fallback": "wait",
+		"drain-order":  "none",
 		"taint-effect": "PreferNoSchedule", "rebalance": "drain", "scheduled-maintenance": "ignore", "asg-lifecycle": "ignore",
 		"cordon-only": "true", "dry-run": "true", "log-format": "console", "log-level": "debug", "kube-api-qps": "30",
 		"kube-api-burst": "60", "exclude-lb-label": "", "allow-rehearsal": "true", "metrics-addr": ":19102", "probe-addr": ":18081",

@@ -15,7 +15,10 @@ type regression struct {
 }
 
 // regressions are the soak's failures turned into fixed tests.
-var regressions = []regression{}
+var regressions = []regression{
+	{20261206, 0, 2, "a pod someone else deleted (90 s grace) just as its eviction was accepted kept its grace and " +
+		"ran past deadline − margin (pkg/drain afterAccepted; TestDrainShortensADeletionItsEvictionRaced)"},
+}
 
 // TestSoakRegressions replays each scenario the soak once failed on
 // (its wave's controller faults too) and checks every promise again.
