@@ -109,6 +109,13 @@ func (c *Controller) handleMessage(ctx context.Context, as *actors, msg sqstypes
 		}
 		del = del && d
 	}
+	for _, w := range m.Withdrawals { // withdraw.go
+		o, d := c.handleWithdrawal(ctx, as, w, received, log)
+		if rank(o) > rank(outcome) {
+			outcome = o
+		}
+		del = del && d
+	}
 	c.finish(ctx, msg, m.Type, outcome, del, log)
 }
 

@@ -226,6 +226,9 @@ func (m *Machine) withdraw(n Notice, now time.Time) []Action {
 	switch {
 	case !ok:
 		return nil // never acted on
+	case startedAgain(e.notice, n):
+		// The instance runs again after a stop: whichever stop notice is in
+		// force is over, whatever its ID.
 	case e.notice.ID != n.ID:
 		return []Action{Keep{Notice: n, Reason: "superseded by a newer version: another notice still needs the node drained"}}
 	case n.Kind == SpotInterruption && n.Source != SourceRehearsal:
@@ -233,7 +236,17 @@ func (m *Machine) withdraw(n Notice, now time.Time) []Action {
 	}
 	delete(m.inForce, slot)
 	return m.afterRemoval(e.notice, now, undo{notice: e.notice, hook: true,
-		message: fmt.Sprintf("%s notice %s withdrawn: node uncordoned, taint removed", n.Kind, n.ID)})
+		message: fmt.Sprintf("%s notice %s withdrawn: node uncordoned, taint removed", n.Kind, e.notice.ID)})
+}
+
+// startedAgain reports whether withdrawal n, an instance state change to
+// pending or running, ends the state change in force: a stop (stopping,
+// stopped) of the same source. An instance shutting down or terminated
+// never comes back; a Spot stop is final (another kind).
+func startedAgain(inForce, n Notice) bool {
+	return n.Kind == InstanceStateChange && inForce.Source == n.Source &&
+		(n.Action == "pending" || n.Action == "running") &&
+		(inForce.Action == "stopping" || inForce.Action == "stopped")
 }
 
 // clearRehearsal withdraws the rehearsal, also one recorded by a previous

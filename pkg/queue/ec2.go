@@ -68,13 +68,22 @@ const (
 	StateTerminated   = "terminated"
 )
 
-// states maps every documented state to whether it yields a notice.
-var states = map[string]bool{"pending": false, "running": false,
+// More instance states: the instance is starting or running (again).
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+)
+
+// states maps every documented state to whether it yields a notice (false:
+// a withdrawal, the instance is starting or running).
+var states = map[string]bool{StatePending: false, StateRunning: false,
 	StateStopping: true, StateShuttingDown: true, StateStopped: true, StateTerminated: true}
 
-// parseStateChange: EC2 Instance State-change Notification. pending and
-// running yield no notice; the others one, whose deadline is the event time:
-// the instance is already going.
+// parseStateChange: EC2 Instance State-change Notification. stopping,
+// shutting-down, stopped and terminated yield a notice whose deadline is
+// the event time: the instance is already going. pending and running
+// yield a withdrawal (Ends): an instance started again after a stop is no
+// longer going.
 func parseStateChange(e *envelope, at time.Time) ([]Notice, error) {
 	d, err := decodeEC2(e)
 	if err != nil {
@@ -85,7 +94,8 @@ func parseStateChange(e *envelope, at time.Time) ([]Notice, error) {
 		return nil, fmt.Errorf("detail.state %q is not one of pending, running, stopping, stopped, shutting-down, terminated", clip(d.State))
 	}
 	if !act {
-		return nil, nil
+		return []Notice{{InstanceID: d.InstanceID, Kind: InstanceStateChange, Action: d.State,
+			ID: noticeID(InstanceStateChange, d.InstanceID, d.State), Ends: true}}, nil
 	}
 	return []Notice{{InstanceID: d.InstanceID, Kind: InstanceStateChange, Action: d.State,
 		ID: noticeID(InstanceStateChange, d.InstanceID, d.State), Deadline: at}}, nil

@@ -19,7 +19,11 @@ type healthDetail struct {
 	EventTypeCode     string `json:"eventTypeCode"`
 	EventTypeCategory string `json:"eventTypeCategory"`
 	StartTime         string `json:"startTime"`
-	EventDescription  []struct {
+	// StatusCode is open, upcoming or closed; EventStatusCode is the same
+	// under the name the Health API's event types use (either is read).
+	StatusCode       string `json:"statusCode"`
+	EventStatusCode  string `json:"eventStatusCode"`
+	EventDescription []struct {
 		Language          string `json:"language"`
 		LatestDescription string `json:"latestDescription"`
 	} `json:"eventDescription"`
@@ -34,7 +38,9 @@ const maxEntities = 1000
 // parseHealth: AWS Health Event. Only EC2 scheduled changes yield notices,
 // one per affected instance, with the change's start time as deadline;
 // other services and categories yield none. Entities that are not instance
-// IDs (volumes, hosts) are skipped.
+// IDs (volumes, hosts) are skipped. An event whose statusCode is "closed"
+// (canceled, or over) yields the same notices marked Ends: it withdraws
+// them (same IDs: the ID is made of the instance and the event ARN).
 func parseHealth(e *envelope, _ time.Time) ([]Notice, error) {
 	var d healthDetail
 	if err := json.Unmarshal(e.Detail, &d); err != nil {
@@ -59,6 +65,11 @@ func parseHealth(e *envelope, _ time.Time) ([]Notice, error) {
 			desc = clipDescription(ed.LatestDescription)
 		}
 	}
+	status := d.StatusCode
+	if status == "" {
+		status = d.EventStatusCode
+	}
+	ends := status == "closed"
 	var out []Notice
 	seen := map[string]bool{}
 	for _, a := range d.AffectedEntities {
@@ -67,7 +78,7 @@ func parseHealth(e *envelope, _ time.Time) ([]Notice, error) {
 		}
 		seen[a.EntityValue] = true
 		out = append(out, Notice{InstanceID: a.EntityValue, Kind: ScheduledMaintenance, Action: d.EventTypeCode,
-			ID: noticeID(ScheduledMaintenance, a.EntityValue, d.EventArn), Deadline: start, Description: desc})
+			ID: noticeID(ScheduledMaintenance, a.EntityValue, d.EventArn), Deadline: start, Description: desc, Ends: ends})
 	}
 	return out, nil
 }

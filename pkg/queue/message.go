@@ -81,6 +81,12 @@ type Notice struct {
 	Description string
 	// Lifecycle is set for LifecycleAction notices only.
 	Lifecycle *Lifecycle
+	// Ends is true for a notice the event withdraws (it is then in
+	// Message.Withdrawals, not Notices): a Health scheduled change whose
+	// status is closed (canceled or over), or an instance running again
+	// (Kind InstanceStateChange, Action pending or running: any stop
+	// notice of the instance is withdrawn, whatever its ID).
+	Ends bool
 }
 
 // IDPrefix starts every notice ID made from a queue message, so a node's
@@ -101,6 +107,10 @@ type Message struct {
 	// needs no action (an instance starting, a Health event for another
 	// service, an unknown kind).
 	Notices []Notice
+	// Withdrawals are notices the event ends (each with Ends set): a
+	// closed Health event's instances, an instance pending or running
+	// again. A node that holds none of them needs nothing.
+	Withdrawals []Notice
 }
 
 // envelope is the EventBridge event structure every message shares.
@@ -175,8 +185,12 @@ func Parse(body []byte) (Message, error) {
 	}
 	for i := range notices {
 		notices[i].EventTime = m.Time
+		if notices[i].Ends {
+			m.Withdrawals = append(m.Withdrawals, notices[i])
+		} else {
+			m.Notices = append(m.Notices, notices[i])
+		}
 	}
-	m.Notices = notices
 	return m, nil
 }
 
