@@ -42,6 +42,15 @@ type Config struct {
 	// recommendations and Health scheduled changes; Spot warnings and
 	// instance state changes (stopping, shutting-down) are always drained.
 	Rebalance, Maintenance interrupt.Response
+	// MaintenanceLead is how long before a Health scheduled change's start
+	// its node is cordoned and drained (0: at once, when the event
+	// arrives). While it waits, the notice is recorded on the node
+	// (WaitAnnotation), so the message can go and a new leader holds it
+	// again. Must exceed the drain margin.
+	MaintenanceLead time.Duration
+	// RebalanceTaintTTL ends a rebalance recommendation's taint this long
+	// after it arrived (0: never; it ends with the instance).
+	RebalanceTaintTTL time.Duration
 	// CordonOnly cordons and taints on a notice but evicts nothing.
 	CordonOnly bool
 	// DryRun logs what would be done and changes nothing (messages are still
@@ -127,6 +136,12 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--scheduled-maintenance=%q: want ignore or drain", c.Maintenance)
 	}
+	if c.MaintenanceLead < 0 || c.MaintenanceLead > 0 && c.MaintenanceLead <= c.Policy.Margin {
+		return fmt.Errorf("--maintenance-lead=%v: use 0 (drain at once) or more than the drain margin (%v), so the drain has time before the window", c.MaintenanceLead, c.Policy.Margin)
+	}
+	if c.RebalanceTaintTTL < 0 {
+		return fmt.Errorf("--rebalance-taint-ttl=%v: use 0 (the taint ends with the instance) or a positive time", c.RebalanceTaintTTL)
+	}
 	if c.Workers < 1 || c.Workers > 10000 {
 		return fmt.Errorf("--workers=%d: use 1 to 10000 (drains mostly wait; the API client's QPS is the real bound)", c.Workers)
 	}
@@ -151,5 +166,5 @@ func (c *Config) Validate() error {
 // resume at once, since a queue does not repeat its messages.
 func (c *Config) machineConfig() interrupt.Config {
 	return interrupt.Config{Rebalance: c.Rebalance, Maintenance: c.Maintenance, ASG: interrupt.DrainNode,
-		Margin: c.Policy.Margin, ResumeRecorded: true}
+		Margin: c.Policy.Margin, ResumeRecorded: true, MaintenanceLead: c.MaintenanceLead, RebalanceTaintTTL: c.RebalanceTaintTTL}
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 )
@@ -28,6 +29,11 @@ type actor struct {
 	stale map[int]int
 	// watches are drains that emptied the node and watch it on (watch.go).
 	watches map[int]*job
+	// wake is the timer that posts Woke at wakeAt, the machine's next
+	// wake; waits is the WaitAnnotation value last written (wait.go).
+	wake   clock.Timer
+	wakeAt time.Time
+	waits  string
 
 	// uid is the node object the machine is about (gc.go): a node deleted
 	// and made again under the same name is a new node.
@@ -217,6 +223,9 @@ func (as *actors) apply(a *actor, ev interrupt.Event) (r result) {
 		}
 	}
 	as.c.afterDrain(as, a, ev) // lifecycle.go
+	if e := as.afterApply(a); e != nil && err == nil { // wait.go
+		err = e
+	}
 	durable := a.marked || !needsMarks(a.m) || as.c.recordedOn(a.node)
 	return result{durable: err == nil && durable, err: err}
 }

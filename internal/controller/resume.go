@@ -35,6 +35,7 @@ func (c *Controller) resume(as *actors) int {
 		as.post(node.Name, interrupt.Resumed{Record: &r})
 		n++
 	}
+	c.resumeWaits(as) // wait.go
 	return n
 }
 

@@ -93,3 +93,4 @@ func (DrainEnded) event()       {}
 func (Panicked) event()         {}
 func (Resumed) event()          {}
 func (Synced) event()           {}
+func (Woke) event()             {}

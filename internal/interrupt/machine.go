@@ -44,6 +44,9 @@ type entry struct {
 	deadline time.Time // chosen once; only ever moves earlier
 	response Response
 	resumed  bool // a previous process recorded it
+	// start, if not zero, is when a maintenance drain may begin: the
+	// deadline less Config.MaintenanceLead (wait.go).
+	start time.Time
 }
 
 // running is a drain started and not ended.
@@ -132,6 +135,8 @@ func (m *Machine) Apply(ev Event, now time.Time) []Action {
 		return m.resumed(e, now)
 	case Synced:
 		return m.sync(e, now)
+	case Woke:
+		return m.reconcile(now, undo{message: "the rebalance taint expired (--rebalance-taint-ttl): taint removed"})
 	}
 	return nil
 }
@@ -184,6 +189,7 @@ func (m *Machine) receive(n Notice, now time.Time) []Action {
 	if e.deadline.IsZero() {
 		e.deadline = e.notice.Detected.Add(m.cfg.DefaultDeadline)
 	}
+	m.hold(e, now) // wait.go
 	m.inForce[slot] = e
 	var acts []Action
 	if e.resumed {

@@ -122,6 +122,14 @@ type Config struct {
 	// terminate, state change; not a rehearsal) whose deadline is still
 	// ahead is resumed at once and never undone.
 	ResumeRecorded bool
+	// MaintenanceLead, if not zero, holds the drain of a scheduled
+	// maintenance notice until its deadline less MaintenanceLead: the node
+	// is cordoned and drained then, not when the notice arrives (weeks
+	// before). The owner wakes the machine ([Woke]) at [Machine.Wake].
+	MaintenanceLead time.Duration
+	// RebalanceTaintTTL, if not zero, ends a taint-only rebalance
+	// recommendation this long after it was detected: the taint is removed.
+	RebalanceTaintTTL time.Duration
 }
 
 // ResponseTo is the policy's response to a notice of kind k from source s.

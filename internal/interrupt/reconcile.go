@@ -13,14 +13,16 @@ type undo struct {
 	hook    bool   // post HookCanceled (a withdrawal seen by this process)
 }
 
-// desired returns what the notices in force need: a drain for the most
-// urgent one (a real notice before a rehearsal, then the earliest
-// deadline), else a taint, else nothing.
-func (m *Machine) desired() (Response, string) {
+// desired returns what the notices in force at now need: a drain for the
+// most urgent one (a real notice before a rehearsal, then the earliest
+// deadline), else a taint, else nothing. A notice waiting for its lead time
+// (wait.go) needs nothing yet.
+func (m *Machine) desired(now time.Time) (Response, string) {
+	m.expire(now) // wait.go
 	best := ""
 	for _, s := range m.slots() {
 		e := m.inForce[s]
-		if e.response != DrainNode {
+		if e.response != DrainNode || e.waiting(now) {
 			continue
 		}
 		if best == "" || outranks(s, e, best, m.inForce[best]) {
@@ -50,7 +52,7 @@ func outranks(sa string, a *entry, sb string, b *entry) bool {
 // reconcile brings the node to what the notices in force need and returns
 // the actions that do it; nil when the node is already right.
 func (m *Machine) reconcile(now time.Time, u undo) []Action {
-	want, slot := m.desired()
+	want, slot := m.desired(now)
 	if want == DrainNode {
 		return m.drainFor(slot, now)
 	}
