@@ -102,12 +102,31 @@ func (c *Controller) handleMessage(ctx context.Context, as *actors, msg sqstypes
 		return
 	}
 	outcome, del := metrics.QueueIgnored, true
+	id := aws.ToString(msg.MessageId)
+	settled := as.settled.get(id) // settle.go
+	var outcomes []string
 	for _, n := range m.Notices {
-		o, d := c.handleNotice(ctx, as, n, received, receiveCount(msg), log)
+		o, d := settled[n.InstanceID], true
+		if o == "" {
+			o, d = c.handleNotice(ctx, as, n, received, receiveCount(msg), log)
+		}
+		if settles(o) {
+			settled[n.InstanceID] = o
+		}
+		outcomes = append(outcomes, o)
 		if rank(o) > rank(outcome) {
 			outcome = o
 		}
 		del = del && d
+	}
+	if !del && othersOnly(outcomes) {
+		log.Info("every instance of this cluster the message names is handled; the others are other clusters': message deleted")
+		del = true
+	}
+	if del {
+		as.settled.forget(id)
+	} else if len(settled) > 0 {
+		as.settled.put(id, settled)
 	}
 	for _, w := range m.Withdrawals { // withdraw.go
 		o, d := c.handleWithdrawal(ctx, as, w, received, log)

@@ -75,6 +75,9 @@ type actors struct {
 	all map[string]*actor
 	wg  sync.WaitGroup
 	gc  gcConfig // gc.go
+
+	// settled are the instances handled per message (settle.go).
+	settled settledLookups
 }
 
 // newActors returns the leader's actors; they are checked for retirement
@@ -223,7 +226,8 @@ func (as *actors) apply(a *actor, ev interrupt.Event) (r result) {
 		}
 	}
 	as.c.afterDrain(as, a, ev) // lifecycle.go
-	if e := as.afterApply(a); e != nil && err == nil { // wait.go
+	// wait.go: record the held maintenance notices, set the wake timer.
+	if e := as.afterApply(a); e != nil && err == nil {
 		err = e
 	}
 	durable := a.marked || !needsMarks(a.m) || as.c.recordedOn(a.node)

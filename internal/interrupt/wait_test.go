@@ -16,20 +16,20 @@ func TestMaintenanceLead(t *testing.T) {
 	announce := []string{"announce e1", "hook notice e1", "event ScheduledMaintenance"}
 	runAll(t, []sequence{
 		{"held until deadline − lead, then drained", lead, []step{
-			{0, Received{maint("e1", 3 * time.Hour)}, announce},
+			{0, Received{maint("e1", 3*time.Hour)}, announce},
 			{time.Hour, Woke{}, nil},
 			{2 * time.Hour, Woke{}, []string{"start#1 e1 by 3h0m0s"}},
 		}, PhaseDraining},
 		{"withdrawn while held: nothing to undo", lead, []step{
-			{0, Received{maint("e1", 3 * time.Hour)}, announce},
-			{time.Hour, Withdrawn{maint("e1", 3 * time.Hour)}, nil},
+			{0, Received{maint("e1", 3*time.Hour)}, announce},
+			{time.Hour, Withdrawn{maint("e1", 3*time.Hour)}, nil},
 			{2 * time.Hour, Woke{}, nil},
 		}, PhaseIdle},
 		{"inside the lead: drained at once", lead, []step{
-			{0, Received{maint("e1", 30 * time.Minute)}, with(announce, "start#1 e1 by 30m0s")},
+			{0, Received{maint("e1", 30*time.Minute)}, with(announce, "start#1 e1 by 30m0s")},
 		}, PhaseDraining},
 		{"no lead: drained at once", policy, []step{
-			{0, Received{maint("e1", 3 * time.Hour)}, with(announce, "start#1 e1 by 3h0m0s")},
+			{0, Received{maint("e1", 3*time.Hour)}, with(announce, "start#1 e1 by 3h0m0s")},
 		}, PhaseDraining},
 	})
 	m := New(lead)
