@@ -43,14 +43,13 @@ func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error 
 		}
 		c.nodeEvent(a.node, typ, x.Reason, x.Message)
 	case interrupt.StartDrain:
-		return c.startDrain(as, a, x.Drain)
+		return c.startDrain(as, a, x.Drain, nil)
 	case interrupt.RestartDrain:
 		a.log.Info("restarting the drain", zap.String("reason", x.Reason), zap.Time("deadline", x.Drain.Deadline))
-		a.stopJob(x.Stop)
-		return c.startDrain(as, a, x.Drain)
+		return c.startDrain(as, a, x.Drain, a.stopJob(c.pool, x.Stop))
 	case interrupt.StopDrain:
 		a.log.Info("stopping the drain", zap.String("reason", x.Reason))
-		a.stopJob(x.Seq)
+		a.stopJob(c.pool, x.Seq)
 	case interrupt.TaintNode:
 		ctx, cancel := context.WithTimeout(as.ctx, markTimeout)
 		defer cancel()
@@ -82,8 +81,10 @@ func (c *Controller) carryOut(as *actors, a *actor, act interrupt.Action) error 
 }
 
 // startDrain cordons the node now (the record a message waits for), then
-// queues the drain for a worker, most urgent deadline first.
-func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain) error {
+// queues the drain for a worker, most urgent deadline first; if after is
+// not nil, the drain runs once it is closed (the drain it replaces has
+// returned). The drain holds its worker only while it acts (drain.Gate).
+func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain, after <-chan struct{}) error {
 	req := request(a.node, d)
 	log := a.log.With(zap.String("kind", req.Kind), zap.String("notice_id", req.NoticeID), zap.Int("seq", d.Seq))
 	if left := d.Deadline.Sub(c.clock.Now()); left <= c.cfg.Policy.Margin {
@@ -109,7 +110,8 @@ func (c *Controller) startDrain(as *actors, a *actor, d interrupt.Drain) error {
 		}
 	}
 	jctx, jcancel := context.WithCancel(as.ctx)
-	j := &job{node: a.node, seq: d.Seq, deadline: d.Deadline, ctx: jctx, cancel: jcancel, done: make(chan struct{})}
+	j := &job{node: a.node, seq: d.Seq, deadline: d.Deadline, ctx: jctx, cancel: jcancel, done: make(chan struct{}), index: -1, after: after}
+	req.Gate = gate{p: c.pool, j: j}
 	j.run = func(ctx context.Context) {
 		defer jcancel()
 		ended := false // OnEmpty runs on this goroutine

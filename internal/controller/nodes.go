@@ -243,10 +243,16 @@ func needsMarks(m *interrupt.Machine) bool {
 	return false
 }
 
-// stopJob cancels drain seq and waits for it to return.
-func (a *actor) stopJob(seq int) {
-	if j, ok := a.jobs[seq]; ok {
-		j.cancel()
-		<-j.done
+// stopJob cancels drain seq without waiting for it: a queued drain is
+// taken off the queue and ends at once, a running one ends on its worker.
+// It returns a channel closed once the drain has returned (nil if there is
+// no such drain), for a drain that replaces it to start after.
+func (a *actor) stopJob(p *pool, seq int) <-chan struct{} {
+	j, ok := a.jobs[seq]
+	if !ok {
+		return nil
 	}
+	j.cancel()
+	p.drop(j)
+	return j.done
 }

@@ -86,7 +86,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	pods, skipped, undecided := d.plan(endCtx, onNode)
 	pods, held := d.orderByBudgets(endCtx, pods)
 	rep.Skipped = skipped
-	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism), started: started, deadline: req.Deadline,
+	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism).gated(req.Gate), started: started, deadline: req.Deadline,
 		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}, owner: d.tryClaim(endCtx, req.Node)}
 	if !r.owner {
 		rep.OtherDrainer = d.claimHolder(endCtx, req.Node)
@@ -168,6 +168,7 @@ func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) 
 		r.owned = true
 		r.waves(ctx, jobCtx)
 	}
+	r.sl.planned() // from here on, the caller's worker only for requests
 	renew := r.d.clock.NewTimer(claimTTL / 3)
 	defer renew.Stop()
 	for {

@@ -50,8 +50,23 @@ type Request struct {
 	// or SourceRehearsal), recorded in NodeNotice.Source; "" is taken for
 	// the agent's.
 	Source string
+	// Gate, if not nil, is the caller's worker, held when Drain is called:
+	// Drain gives it back (Release) once its evictions are planned and
+	// started and every pod left only waits (a PodDisruptionBudget's
+	// refusal until the next retry, a termination under way), and takes it
+	// again (Acquire) before each eviction, deletion or grace cut, so a
+	// drain that only waits holds no worker of the caller's.
+	Gate Gate
 
 	recorder string // set by the Drainer: its NodeNotice.By
+}
+
+// Gate is a worker a drain holds while it acts (see Request.Gate).
+type Gate interface {
+	// Acquire waits for the worker; false if ctx ended first.
+	Acquire(ctx context.Context) bool
+	// Release gives it back.
+	Release()
 }
 
 // PDBFallback says what to do with a pod whose PDB still refuses eviction

@@ -103,3 +103,23 @@ func boolMetric(b bool) float64 {
 	}
 	return 0
 }
+
+// BenchmarkStarvationStorm: five AWS Health drains whose pods only wait (a
+// PDB that never allows, a pod stuck terminating; deadline two weeks away)
+// hold the pool when 20 Spot warnings arrive (and two more for Health
+// nodes): Spot nodes' message sent → node empty (p50 / p99), with one
+// worker and with the default, and whether all emptied before deadline −
+// margin (see TestStarvationStorm).
+func BenchmarkStarvationStorm(b *testing.B) {
+	for _, w := range []string{"1", "128"} {
+		b.Run("workers="+w, func(b *testing.B) {
+			for range b.N {
+				r := starvationStorm(b, 20, "--workers="+w)
+				b.ReportMetric(percentile(r.empty, 50).Seconds(), "empty_p50_s")
+				b.ReportMetric(percentile(r.empty, 99).Seconds(), "empty_p99_s")
+				b.ReportMetric(boolMetric(r.allInTime), "all_empty_in_time")
+				b.ReportMetric(5, "drains_waiting")
+			}
+		})
+	}
+}
