@@ -106,6 +106,9 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		d.LeaseKube = d.Kube
 	}
 	cfg.Policy.SelfNamespace, cfg.Policy.SelfName = cfg.PodNamespace, cfg.PodName
+	if cfg.Policy.LateWindow == 0 {
+		cfg.Policy.LateWindow = LateDrain
+	}
 	c := &Controller{cfg: cfg, kube: d.Kube, lease: d.LeaseKube, sqs: d.SQS, m: d.Metrics, qm: d.Queue, reg: d.Registry,
 		log: d.Logger, clock: d.Clock}
 	var err error

@@ -15,6 +15,14 @@ import (
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
+// LateDrain is how long a drain whose deadline had already passed when it
+// started (an instance stopping or shutting down, a notice that came late)
+// keeps removing the node's pods, every step retried, each pod with the
+// shortest grace (drain.Policy.LateWindow): long enough to outlast an API
+// brownout of tens of seconds, short enough that a drain of an instance
+// that is gone ends within a minute.
+const LateDrain = 60 * time.Second
+
 // runDrain runs one drain on a worker (or only the cordon, --cordon-only),
 // retrying while the API refuses until the deadline, and reports it. A
 // drain that empties the node is reported at that moment, and emptied is
@@ -90,8 +98,25 @@ func (c *Controller) drained(ctx context.Context, d interrupt.Drain, rep *drain.
 		}
 		return interrupt.Emptied
 	}
+	if unlisted(rep) {
+		// Never listed: its pods are unknown, not none. They count as left,
+		// and the next event for the node (the message again) drains anew.
+		log.Warn("drain ended before the node's pods could be listed: they count as left", append(fields, zap.Error(rep.Err))...)
+		c.m.MissedDeadline.Inc()
+		c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline",
+			fmt.Sprintf("the node's pods could not be listed by the deadline (counted as left): %v", rep.Err))
+		c.drainedHook(d, rep)
+		c.goneWithPods(ctx, d, rep.Node, log)
+		return interrupt.PodsLeft
+	}
 	c.podsLeft(ctx, d, rep, "drain ended with pods still on the node", fields, log)
 	return interrupt.PodsLeft
+}
+
+// unlisted reports whether rep ended before the node's pods were ever
+// listed: it names no pod, not because there were none.
+func unlisted(rep *drain.Report) bool {
+	return !rep.Empty && rep.Err != nil && len(rep.Pods) == 0 && len(rep.Skipped) == 0 && len(rep.Undecided) == 0
 }
 
 // podsLeft reports pods still on the node at deadline − margin (msg says
@@ -101,8 +126,14 @@ func (c *Controller) podsLeft(ctx context.Context, d interrupt.Drain, rep *drain
 	log.Warn(msg, fields...)
 	c.nodeEvent(rep.Node, corev1.EventTypeWarning, "DrainMissedDeadline", rep.Summary())
 	c.drainedHook(d, rep)
+	c.goneWithPods(ctx, d, rep.Node, log)
+}
+
+// goneWithPods adds the out-of-service taint to an instance going away with
+// pods left (--out-of-service-taint).
+func (c *Controller) goneWithPods(ctx context.Context, d interrupt.Drain, node string, log *zap.Logger) {
 	if c.cfg.OutOfServiceTaint && (d.Notice.Kind == interrupt.ASGTermination || d.Notice.Kind == interrupt.InstanceStateChange) {
-		if err := c.outOfService(ctx, rep.Node, log); err != nil {
+		if err := c.outOfService(ctx, node, log); err != nil {
 			log.Error("adding the out-of-service taint failed", zap.Error(err))
 		}
 	}

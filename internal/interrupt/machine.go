@@ -53,6 +53,7 @@ type entry struct {
 type running struct {
 	drain Drain
 	slot  string
+	left  bool // it ended with pods still on the node
 }
 
 // Machine is the state of one node's notices. Make it with New; it is not
@@ -169,9 +170,20 @@ func (m *Machine) receive(n Notice, now time.Time) []Action {
 	if n.Detected.IsZero() {
 		n.Detected = now
 	}
+	// A drain that ended with pods still on the node is started again by
+	// any later event for it, the same message delivered again too: its
+	// pods may have been out of reach for a moment only.
+	again := m.run == nil && m.done != nil && m.done.left
+	if again {
+		m.done = nil
+	}
 	slot := slotOf(n)
 	if e, ok := m.inForce[slot]; ok {
-		return m.update(e, n, now)
+		acts := m.update(e, n, now)
+		if again {
+			acts = append(acts, m.reconcile(now, undo{})...)
+		}
+		return acts
 	}
 	e := &entry{notice: n, deadline: n.Deadline, response: m.cfg.ResponseTo(n.Kind, n.Source)}
 	if rec := m.record; rec != nil && recordMatches(*rec, n) {
@@ -290,6 +302,7 @@ func (m *Machine) drainEnded(e DrainEnded) []Action {
 		return nil
 	}
 	m.done, m.run = m.run, nil
+	m.done.left = e.Outcome == PodsLeft
 	return nil
 }
 

@@ -307,3 +307,24 @@ func TestIssueCases(t *testing.T) {
 		}, PhaseTainted},
 	})
 }
+
+// TestPodsLeftDrainsAgain (issue #24 item 7): a drain that ended with pods
+// still on the node is started again by the same message delivered again
+// and by any later event for the node; one that emptied it is not.
+func TestPodsLeftDrainsAgain(t *testing.T) {
+	announceState := []string{"announce s", "hook notice s", "event InstanceStateChange"}
+	runAll(t, []sequence{
+		{"the same message again", policy, []step{
+			{0, Received{stateChange("s", -time.Second)}, with(announceState, "start#1 s by -1s late")},
+			{time.Minute, DrainEnded{Seq: 1, Outcome: PodsLeft}, nil},
+			{80 * time.Second, Received{stateChange("s", -time.Second)}, []string{"start#2 s by -1s late"}},
+			{2 * time.Minute, DrainEnded{Seq: 2, Outcome: Emptied}, nil},
+			{3 * time.Minute, Received{stateChange("s", -time.Second)}, nil},
+		}, PhaseDrained},
+		{"a later event for the node", policy, []step{
+			{0, Received{stateChange("s", -time.Second)}, with(announceState, "start#1 s by -1s late")},
+			{time.Minute, DrainEnded{Seq: 1, Outcome: PodsLeft}, nil},
+			{80 * time.Second, Received{spot("a", time.Minute)}, with(announceSpot, "start#2 s by -1s late")},
+		}, PhaseDraining},
+	})
+}

@@ -66,9 +66,11 @@ func cutoff(own time.Duration, started, deadline time.Time, p Policy) time.Time 
 }
 
 // lateWindow is how long a drain still tries when its notice came too late
-// to empty the node before deadline − margin: the shortest grace, the kill
-// slack, and a second for the API.
-func lateWindow(p Policy) time.Duration { return p.MinGrace + p.KillSlack + time.Second }
+// to empty the node before deadline − margin: p.LateWindow, and at least
+// the shortest grace, the kill slack, and a second for the API.
+func lateWindow(p Policy) time.Duration {
+	return max(p.LateWindow, p.MinGrace+p.KillSlack+time.Second)
+}
 
 // waitEnd is when a drain that starts at now stops waiting: deadline −
 // margin, or, for a notice that came too late for that, now + lateWindow

@@ -107,6 +107,12 @@ type Policy struct {
 	// WaveGap is the longest a priority wave waits for its evictions to be
 	// answered before the next wave starts.
 	WaveGap time.Duration
+	// LateWindow is how long a drain whose notice came too late to empty
+	// the node before deadline − margin (an instance already going) keeps
+	// removing its pods, every step retried, each pod with the shortest
+	// grace; 0 = just long enough for one such grace (MinGrace + KillSlack
+	// + 1s).
+	LateWindow time.Duration
 	// Parallelism bounds eviction requests in flight.
 	Parallelism int
 	// Order is the order of eviction: OrderPriority (also "") or OrderNone.
