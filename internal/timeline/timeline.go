@@ -1,6 +1,8 @@
 // Package timeline follows one node through a drain and prints what happens
 // as it happens: notice detected, cordoned, tainted, each pod evicted and
-// gone, node empty, and the seconds to spare before the termination time.
+// gone, each eviction wave as it starts (pods leave by drain order: see
+// drain.DrainOrderOf), node empty, and the seconds to spare before the
+// termination time.
 // `make demo` and `spot-handler rehearse` print it; it reads only the node,
 // the pods bound to it and the node's Events, through watches.
 package timeline
@@ -91,6 +93,8 @@ type follower struct {
 	tainted  bool
 	pods     map[types.UID]bool // on the node, not yet gone
 	evicting map[types.UID]bool
+	waves    int   // eviction waves seen so far
+	order    int32 // the drain order of the last wave seen
 	done     chan struct{}
 }
 
@@ -137,6 +141,7 @@ func (f *follower) pod(obj any, deleted bool) {
 	case pod.DeletionTimestamp != nil && !f.evicting[pod.UID]:
 		f.evicting[pod.UID] = true
 		f.pods[pod.UID] = true
+		f.wave(now, pod)
 		g := int64(0)
 		if pod.DeletionGracePeriodSeconds != nil {
 			g = *pod.DeletionGracePeriodSeconds
@@ -149,6 +154,25 @@ func (f *follower) pod(obj any, deleted bool) {
 		f.res.Empty = now
 		close(f.done)
 	}
+}
+
+// wave prints a line when pod's eviction begins a wave: its drain order is
+// above every one seen (waves go lowest first; with --drain-order=none the
+// lines only say which orders were seen). f.mu must be held.
+func (f *follower) wave(now time.Time, pod *corev1.Pod) {
+	o := drain.DrainOrderOf(pod)
+	if f.waves > 0 && o <= f.order {
+		return
+	}
+	f.waves++
+	f.order = o
+	why := "priority"
+	if _, ok := pod.Annotations[drain.OrderAnnotation]; ok {
+		why = drain.OrderAnnotation
+	} else if pod.Spec.PriorityClassName != "" {
+		why = "priority class " + pod.Spec.PriorityClassName
+	}
+	f.p.Line(now, "eviction wave %d: drain order %d (%s)", f.waves, o, why)
 }
 
 // stays is true for pods a drain leaves: DaemonSet and mirror pods.

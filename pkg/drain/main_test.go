@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
 )
@@ -60,7 +61,7 @@ type workload struct {
 
 // nodeWith makes a kwok node and the workloads' ReplicaSets pinned to it,
 // and waits until every pod runs.
-func nodeWith(t *testing.T, p *testenv.Plane, ns, node string, wls ...workload) {
+func nodeWith(t testing.TB, p *testenv.Plane, ns, node string, wls ...workload) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := p.NewNode(ctx, node, nil); err != nil {
@@ -108,11 +109,17 @@ func nodeTest(t *testing.T, node string, wls ...workload) (*testenv.Plane, strin
 // newDrainer returns a Drainer on the plane with policy tweaks.
 func newDrainer(t *testing.T, p *testenv.Plane, tweak func(*Policy)) *Drainer {
 	t.Helper()
+	return drainerFor(t, p.Client, tweak)
+}
+
+// drainerFor returns a Drainer using client with policy tweaks.
+func drainerFor(t *testing.T, client kubernetes.Interface, tweak func(*Policy)) *Drainer {
+	t.Helper()
 	pol := DefaultPolicy()
 	if tweak != nil {
 		tweak(&pol)
 	}
-	d, err := New(p.Client, pol, nil, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
+	d, err := New(client, pol, nil, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,10 +21,7 @@ import (
 func wavesWorkload(t *testing.T, batch, web, logs int64) []workload {
 	t.Helper()
 	needPlane(t)
-	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "drain-test-low"}, Value: -10}
-	if _, err := plane.Client.SchedulingV1().PriorityClasses().Create(context.Background(), pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	lowPriorityClass(t)
 	long := 100000 * time.Second
 	return []workload{
 		{name: "batch", replicas: 4, grace: batch, delay: long, priority: "drain-test-low"},
@@ -40,15 +35,16 @@ func wavesWorkload(t *testing.T, batch, web, logs int64) []workload {
 // proxy f, whose log tells when each eviction was asked.
 func proxiedDrainer(t *testing.T, f *testenv.Faults, tweak func(*Policy)) *Drainer {
 	t.Helper()
-	pol := DefaultPolicy()
-	if tweak != nil {
-		tweak(&pol)
+	return drainerFor(t, f.Client, tweak)
+}
+
+// lowPriorityClass makes sure the PriorityClass drain-test-low (−10) exists.
+func lowPriorityClass(tb testing.TB) {
+	tb.Helper()
+	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "drain-test-low"}, Value: -10}
+	if _, err := plane.Client.SchedulingV1().PriorityClasses().Create(context.Background(), pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		tb.Fatal(err)
 	}
-	d, err := New(f.Client, pol, nil, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // waveTimes is, per workload, when the proxy saw its first and last

@@ -8,11 +8,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/spot-handler/spot-handler/internal/testenv"
+	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
 const (
@@ -37,13 +40,31 @@ var shopApps = []app{
 	// Asks 600s; kwok ends it at a random moment (at least 20s) within the
 	// grace it gets, which the agent caps to what the notice leaves.
 	{"ledger", 1, 600, 20 * time.Second, nil},
+	// The order of eviction: batch pods leave first (a low PriorityClass),
+	// the log shipper last (no PriorityClass; its drain-order annotation
+	// puts it with the node-critical pods), after the others are gone.
+	{"batch", 3, 30, 5 * time.Second, nil},
+	{"logs", 1, 10, 3 * time.Second, nil},
 }
+
+// shopPods sets what orders the shop's pods' eviction, by app.
+var shopPods = map[string]func(*corev1.PodTemplateSpec){
+	"batch": func(t *corev1.PodTemplateSpec) { t.Spec.PriorityClassName = batchPriority },
+	"logs":  func(t *corev1.PodTemplateSpec) { t.Annotations[drain.OrderAnnotation] = "2000001000" },
+}
+
+// batchPriority is the demo's PriorityClass for batch pods (value −100).
+const batchPriority = "demo-batch"
 
 // deployWorkload creates the Spot node and, while it is the only node, the
 // sample Deployments, so every pod starts on it.
 func deployWorkload(ctx context.Context, p *testenv.Plane) error {
 	if _, err := p.NewNode(ctx, spotNode, map[string]string{"spot": "true", "karpenter.sh/capacity-type": "spot"}); err != nil {
 		return err
+	}
+	pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: batchPriority}, Value: -100}
+	if _, err := p.Client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating PriorityClass %s: %w", batchPriority, err)
 	}
 	return deployApps(ctx, p, shopApps, spotNode)
 }
@@ -58,9 +79,13 @@ func deployApps(ctx context.Context, p *testenv.Plane, apps []app, where string)
 	for _, d := range apps {
 		labels := map[string]string{"app": d.name}
 		r := d.replicas
+		tpl := testenv.PodTemplate(labels, nil, d.grace, d.delay)
+		if tweak := shopPods[d.name]; tweak != nil {
+			tweak(&tpl)
+		}
 		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: ns},
 			Spec: appsv1.DeploymentSpec{Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: testenv.PodTemplate(labels, nil, d.grace, d.delay)}}
+				Template: tpl}}
 		if _, err := p.Client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating deployment %s: %w", d.name, err)
 		}
