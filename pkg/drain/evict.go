@@ -220,11 +220,14 @@ func (d *Drainer) terminatedElsewhere(ctx context.Context, pod *corev1.Pod, by S
 // terminating (the watch's lag; the drain's own checks cover the rest).
 const acceptedWatch = 30 * time.Second
 
-// afterAccepted covers a race the checks before each attempt cannot: the
+// afterAccepted covers what the checks before each attempt cannot: an
+// accepted eviction whose deletion still ends after deadline − margin. The
 // API accepts an eviction of a pod someone else began to delete a moment
-// before, and keeps that deletion, longer grace and all. Once the tracker
-// shows the pod terminating, a deletion that ends after deadline − margin
-// is shortened like any other found terminating, and the report says who
+// before and keeps that deletion, longer grace and all; and a request's
+// grace is computed when it is made, while the API may accept it seconds
+// later (client-go retries a 429 with Retry-After itself, with the same
+// body). Once the tracker shows the pod terminating, such a deletion is
+// shortened like any other found terminating, and the report says who
 // started it.
 func (d *Drainer) afterAccepted(ctx context.Context, uid types.UID, g int64, tr *tracker, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
 	t := d.clock.NewTimer(acceptedWatch)
@@ -237,11 +240,13 @@ func (d *Drainer) afterAccepted(ctx context.Context, uid types.UID, g int64, tr 
 	case <-tr.leavingChan(uid):
 	}
 	cur := tr.get(uid)
-	if cur == nil || cur.DeletionTimestamp == nil || cur.DeletionGracePeriodSeconds == nil || *cur.DeletionGracePeriodSeconds <= g {
+	if cur == nil || cur.DeletionTimestamp == nil || cur.DeletionGracePeriodSeconds == nil {
 		return
 	}
-	res.TerminatedBy = ByOtherAfterPlan
-	res.Reason = fmt.Sprintf("terminated by %s (with %ds grace) as its eviction was accepted", ByOtherAfterPlan.words(), *cur.DeletionGracePeriodSeconds)
+	if *cur.DeletionGracePeriodSeconds > g {
+		res.TerminatedBy = ByOtherAfterPlan
+		res.Reason = fmt.Sprintf("terminated by %s (with %ds grace) as its eviction was accepted", ByOtherAfterPlan.words(), *cur.DeletionGracePeriodSeconds)
+	}
 	d.shorten(ctx, cur, deadline, res, sl, log)
 }
 
