@@ -49,8 +49,8 @@ func (c *Controller) receive(ctx context.Context, as *actors, handling chan stru
 			}
 			c.qm.ReceiveErrors.WithLabelValues("receive").Inc()
 			d := backoff.Step()
-			c.log.Warn("receiving from the queue failed; retrying (check --queue-url, --region, the endpoint and the role's sqs:ReceiveMessage permission)",
-				zap.String("queue_url", c.cfg.QueueURL), zap.Duration("retry_in", d), zap.Error(err))
+			c.say.fail("sqs", "receiving from the queue failed; retrying", err, sqsHint, zap.String("queue_url", c.cfg.QueueURL)) // say.go
+			c.log.Debug("receiving from the queue failed; retrying", zap.Duration("retry_in", d), zap.Error(err))
 			select {
 			case <-ctx.Done():
 				return
@@ -59,6 +59,7 @@ func (c *Controller) receive(ctx context.Context, as *actors, handling chan stru
 			continue
 		}
 		backoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Steps: 1 << 30, Cap: 5 * time.Second}
+		c.say.ok("sqs", "receiving from the queue works again", zap.String("queue_url", c.cfg.QueueURL))
 		for _, msg := range out.Messages {
 			select {
 			case handling <- struct{}{}:

@@ -83,6 +83,9 @@ type Controller struct {
 	events record.EventBroadcaster
 	rec    record.EventRecorder
 	synced atomic.Bool
+
+	say      *trouble     // what is wrong, said once (say.go)
+	failedRV atomic.Value // the node index's resource version at its last failure
 }
 
 // New checks cfg and builds the controller. Its errors are configuration errors.
@@ -110,7 +113,7 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		cfg.Policy.LateWindow = LateDrain
 	}
 	c := &Controller{cfg: cfg, kube: d.Kube, lease: d.LeaseKube, sqs: d.SQS, m: d.Metrics, qm: d.Queue, reg: d.Registry,
-		log: d.Logger, clock: d.Clock}
+		log: d.Logger, clock: d.Clock, say: newTrouble(d.Logger)}
 	var err error
 	if cfg.DryRun {
 		c.actor, err = drain.NewDryRun(d.Kube, cfg.Policy, d.Clock, d.Logger)
@@ -166,8 +169,14 @@ func (c *Controller) Run(ctx context.Context) error {
 		zap.String("version", version.Version))
 
 	var bg sync.WaitGroup
-	bg.Go(func() { c.inf.Run(ctx.Done()) })
-	if cache.WaitForCacheSync(ctx.Done(), c.inf.HasSynced) {
+	_ = c.inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { c.nodeWatchError(err) })
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		c.inf.Run(ctx.Done())
+	}()
+	bg.Go(func() { c.watchRecovery(ctx) })
+	if c.waitSynced(ctx) {
 		c.synced.Store(true)
 		if c.cfg.LeaderElect {
 			c.elect(ctx)
@@ -176,6 +185,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	bg.Wait()
+	// The node index keeps nothing to save: a list retrying an API server
+	// out of reach is not waited for past a second (say.go).
+	select {
+	case <-indexed:
+	case <-time.After(time.Second):
+	}
 	c.hook.Wait()
 	c.events.Shutdown()
 	servers.Shutdown(ctx)

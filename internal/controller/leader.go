@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -19,11 +20,11 @@ import (
 // released, so the other replica takes over at once; elect returns once the
 // term has wound down.
 func (c *Controller) elect(ctx context.Context) {
-	lock := &resourcelock.LeaseLock{
+	lock := &sayLock{c: c, Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: c.cfg.LeaseNamespace, Name: c.cfg.LeaseName},
 		Client:     c.lease.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: c.cfg.Identity},
-	}
+	}}
 	for ctx.Err() == nil {
 		won := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
@@ -71,4 +72,39 @@ func (c *Controller) term(won <-chan context.Context, ran <-chan struct{}) {
 	case <-ran: // ctx ended before the Lease was won; or won and lost at once
 	}
 	<-ran
+}
+
+// sayLock is the Lease lock that says, once per change and on recovery,
+// when the Lease cannot be read or written (say.go). A Lease not there yet
+// is no failure: the elector creates it.
+type sayLock struct {
+	resourcelock.Interface
+	c *Controller
+}
+
+func (l *sayLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	r, raw, err := l.Interface.Get(ctx)
+	l.said(err == nil || apierrors.IsNotFound(err), err)
+	return r, raw, err
+}
+
+func (l *sayLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Create(ctx, ler)
+	l.said(err == nil || apierrors.IsAlreadyExists(err), err)
+	return err
+}
+
+func (l *sayLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Update(ctx, ler)
+	l.said(err == nil || apierrors.IsConflict(err), err)
+	return err
+}
+
+func (l *sayLock) said(ok bool, err error) {
+	lease := zap.String("lease", l.c.cfg.LeaseNamespace+"/"+l.c.cfg.LeaseName)
+	if ok {
+		l.c.say.ok("lease", "the leader Lease can be read and written again", lease)
+		return
+	}
+	l.c.say.fail("lease", "the leader Lease cannot be read or written; this replica cannot lead", err, l.c.leaseHint, lease)
 }
