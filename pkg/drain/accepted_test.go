@@ -18,13 +18,14 @@ import (
 
 // TestDrainShortensADeletionItsEvictionRaced: someone else deletes a pod
 // with its 600 s grace a moment before the drain's eviction reaches the
-// API, which accepts the eviction of a terminating pod and keeps the other
-// deletion. The drain must still cut that deletion to end before
+// API, and the eviction is answered as accepted while the pod's deletion
+// still ends at +600 s. The drain must cut that deletion to end before
 // deadline − margin − kill slack (103 s on a 120 s notice), with the pod's
-// UID as precondition, and say who started it. (Found by the soak: `make
-// soak SEED=20261206 ONLY=0:2`, a pod deleted by someone else at +17.7 s
-// with 90 s grace, still running at deadline − margin; before this test's
-// fix no DELETE was sent.)
+// UID as precondition, and say someone else started it. (A real
+// kube-apiserver turns the eviction of a terminating pod into a delete that
+// keeps the shorter grace, so there a longer deletion survives only when
+// the eviction's own grace is stale: TestDrainShortensAnEvictionAcceptedLate,
+// the case the soak found. Before the fix no DELETE was sent.)
 func TestDrainShortensADeletionItsEvictionRaced(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	clk := clocktesting.NewFakeClock(start)

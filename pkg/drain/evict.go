@@ -216,10 +216,6 @@ func (d *Drainer) terminatedElsewhere(ctx context.Context, pod *corev1.Pod, by S
 	d.shorten(ctx, pod, deadline, res, sl, log)
 }
 
-// acceptedWatch bounds how long an accepted eviction waits to see its pod
-// terminating (the watch's lag; the drain's own checks cover the rest).
-const acceptedWatch = 30 * time.Second
-
 // afterAccepted covers what the checks before each attempt cannot: an
 // accepted eviction whose deletion still ends after deadline − margin. The
 // API accepts an eviction of a pod someone else began to delete a moment
@@ -230,12 +226,10 @@ const acceptedWatch = 30 * time.Second
 // shortened like any other found terminating, and the report says who
 // started it.
 func (d *Drainer) afterAccepted(ctx context.Context, uid types.UID, g int64, tr *tracker, deadline time.Time, res *PodResult, sl *slots, log *zap.Logger) {
-	t := d.clock.NewTimer(acceptedWatch)
-	defer t.Stop()
+	// No timer: a watch down or relisting for a while must not end the
+	// check (the goroutine exists anyway; it ends with the drain).
 	select {
 	case <-ctx.Done():
-		return
-	case <-t.C():
 		return
 	case <-tr.leavingChan(uid):
 	}

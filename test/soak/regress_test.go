@@ -16,8 +16,6 @@ type regression struct {
 
 // regressions are the soak's failures turned into fixed tests.
 var regressions = []regression{
-	{20261206, 0, 2, "a pod someone else deleted (90 s grace) just as its eviction was accepted kept its grace and " +
-		"ran past deadline − margin (pkg/drain afterAccepted; TestDrainShortensADeletionItsEvictionRaced)"},
 	{101715929, 0, 3, "evictions answered 429 for 7.5 s were retried by client-go with their first grace and accepted 4 s " +
 		"late: 14 pods of 600 s ended 2 s past deadline − margin (afterAccepted cuts any accepted deletion that ends " +
 		"too late; TestDrainShortensAnEvictionAcceptedLate)"},
