@@ -96,7 +96,11 @@ func (r *run) apiRules(f APIFault) []testenv.Rule {
 	case "patch-hang":
 		return []testenv.Rule{{Match: testenv.Match{Method: "PATCH", Path: nodePath}, Hang: true}}
 	case "burst-503":
+		if r.sc.Mode == Agent { // the agent's own proxy: everything
+			return []testenv.Rule{{Status: 503}}
+		}
 		return []testenv.Rule{
+			{Match: testenv.Match{Path: `^/apis/(apps|policy)/v1/namespaces/` + ns + `/`}, Status: 503},
 			{Match: testenv.Match{Path: `^/api/v1/nodes/` + node + `(/|$)`}, Status: 503},
 			{Match: testenv.Match{Path: `^/api/v1/namespaces/` + ns + `/`}, Status: 503},
 			{Match: testenv.Match{Path: `^/api/v1/pods$`, Query: "spec.nodeName=" + r.node}, Status: 503},

@@ -34,6 +34,7 @@ type run struct {
 	mu          sync.Mutex
 	noticeAt    time.Time // when the instance's going-away notice appeared
 	withdrawnAt time.Time
+	uncordoned  time.Time // first seen schedulable again after its cordon, before the deadline
 	notes       []string
 	releases    []func()
 	bg          sync.WaitGroup
@@ -64,7 +65,7 @@ func (r *run) release(f func()) {
 // setup makes the scenario's instance, node, workload and (agent, both)
 // agent with its proxies and quiet metadata.
 func (w *world) setup(sc Scenario) (*run, error) {
-	r := &run{w: w, sc: sc, node: fmt.Sprintf("%s-w%d-n%d", w.opt.name, sc.Wave, sc.Node)}
+	r := &run{w: w, sc: sc, node: fmt.Sprintf("%s-w%02d-n%02d", w.opt.name, sc.Wave, sc.Node)}
 	r.ns, r.group = r.node, "asg-"+r.node
 	ctx := w.ctx
 	insts, err := moto.CreateGroup(ctx, r.group, 1)
@@ -205,13 +206,20 @@ func (r *run) scheduleWorkload(ctx context.Context, notice time.Time) {
 // settleQuiet after the late pods came, the notice was withdrawn and the
 // node schedulable again, or the deadline − margin passed.
 func (r *run) settle(notice time.Time) {
-	earliest := notice.Add(12 * time.Second) // late pods come within 10 s
+	earliest := notice.Add(r.sc.LastAction()) // every drawn action has happened
 	var emptySince time.Time
 	for {
 		time.Sleep(250 * time.Millisecond)
 		now := time.Now()
 		if now.After(r.goneBy(notice).Add(time.Second)) {
 			return
+		}
+		if !r.sc.Withdrawn() && r.w.obs.nodeOf(r.node).Schedulable && !r.w.obs.nodeOf(r.node).Cordoned.IsZero() {
+			r.mu.Lock()
+			if r.uncordoned.IsZero() {
+				r.uncordoned = now
+			}
+			r.mu.Unlock()
 		}
 		if r.sc.Withdrawn() {
 			r.mu.Lock()
@@ -236,16 +244,11 @@ func (r *run) settle(notice time.Time) {
 }
 
 // goneBy is when the scenario's pods must be gone (Scenario.GoneBy). An
-// ASG target lifecycle state carries no time: the agent promises its
-// window from when it can first read the state, so the deadline counts
-// from the first answer that showed it through the IMDS proxy.
+// ASG target lifecycle state carries no time: the agent's window counts
+// from when the state could first be read (Scenario.Visible).
 func (r *run) goneBy(notice time.Time) time.Time {
-	if r.sc.Signal == ASGTerminated && r.imds != nil {
-		for _, l := range r.imds.Requests() {
-			if l.Status == 200 && l.Path == "/latest/meta-data/autoscaling/target-lifecycle-state" && !l.At.Before(notice) {
-				return r.sc.GoneBy(l.At, r.w.opt.margin)
-			}
-		}
+	if r.sc.Signal == ASGTerminated {
+		return r.sc.GoneBy(r.sc.Visible(notice), r.w.opt.margin)
 	}
 	return r.sc.GoneBy(notice, r.w.opt.margin)
 }

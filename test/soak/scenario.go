@@ -149,6 +149,41 @@ func (s Scenario) GoneBy(notice time.Time, margin time.Duration) time.Time {
 	return s.Deadline(notice).Add(-margin)
 }
 
+// Visible is when the notice could first be read from instance metadata:
+// notice, or the end of an IMDS fault in force then. An ASG target
+// lifecycle state carries no time of its own: the agent's 2-minute window
+// counts from here.
+func (s Scenario) Visible(notice time.Time) time.Time {
+	v := notice
+	for _, f := range s.IMDS {
+		from, to := notice.Add(f.At), notice.Add(f.At+f.For)
+		if !from.After(v) && to.After(v) {
+			v = to
+		}
+	}
+	return v
+}
+
+// LastAction is how long after the notice the scenario's last drawn
+// action (a fault, a late pod, a deletion by someone else) can happen:
+// the scenario is played at least that long.
+func (s Scenario) LastAction() time.Duration {
+	last := 12 * time.Second // late pods come within 10 s, deletions by others within 20 s
+	if s.Workload.Deleted > 0 {
+		last = 22 * time.Second
+	}
+	for _, f := range s.API {
+		last = max(last, f.At+f.For)
+	}
+	for _, f := range s.IMDS {
+		last = max(last, f.At+f.For)
+	}
+	for _, f := range s.Proc {
+		last = max(last, f.At+f.Restart+f.For+5*time.Second)
+	}
+	return last
+}
+
 // Deadline is when the instance goes, for a notice that appeared at notice.
 func (s Scenario) Deadline(notice time.Time) time.Time {
 	switch s.Signal {
@@ -351,7 +386,7 @@ func DrawWave(seed uint64, wave int, lim Limits) WaveFaults {
 	case "leader-kill":
 		w.For = time.Duration(1000+r.IntN(2000)) * time.Millisecond
 	case "lease-hang":
-		w.For = 12 * time.Second // past the 10 s renew deadline: the leader steps down
+		w.For = 16 * time.Second // past the 10 s renew deadline and a 2 s retry: the leader steps down
 	case "burst-503":
 		w.For = 5 * time.Second
 	case "sqs-pause":

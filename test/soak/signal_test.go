@@ -65,7 +65,13 @@ func (r *run) imdsNotice(deadline time.Time) {
 // switchAEMM starts AEMM with args and sends the agent's metadata requests
 // to it from now on.
 func (r *run) switchAEMM(args ...string) bool {
-	a, err := testenv.StartAEMMProcess(args...)
+	var a *testenv.AEMM
+	var err error
+	for range 3 { // a free port taken by another process between the probe and AEMM's bind
+		if a, err = testenv.StartAEMMProcess(args...); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		r.note("AEMM %v did not start: %v", args, err)
 		return false

@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ func optionsFromEnv(t *testing.T) options {
 	if v, ok := num("SOAK_WAVES"); ok && v > 0 {
 		opt.waves, opt.minutes = int(v), 0
 	}
+	if v := os.Getenv("SOAK_ONLY"); v != "" && os.Getenv("SOAK_SEED") == "" {
+		t.Fatalf("SOAK_ONLY=%s needs the seed it was drawn from: make soak SEED=… ONLY=%s", v, v)
+	}
 	if v := os.Getenv("SOAK_ONLY"); v != "" {
 		var wave, node int
 		if _, err := fmt.Sscanf(v, "%d:%d", &wave, &node); err != nil || wave < 0 || node < 0 {
@@ -111,6 +115,14 @@ func soak(t *testing.T, opt options) Summary {
 		}
 		for _, p := range res.problems {
 			t.Logf("WAVE PROBLEM %s", p)
+		}
+	}
+	time.Sleep(5 * time.Second)   // a late re-check of the last foreign message
+	for _, f := range w.foreign { // a call made after its wave ended
+		for _, p := range w.checkForeign(f.wave, f.token) {
+			if !slices.Contains(w.res.problems, p) {
+				w.res.problems = append(w.res.problems, p+" (seen at the end of the soak)")
+			}
 		}
 	}
 	growth := FootprintGrowth(w.res.footprints, 50, 32)

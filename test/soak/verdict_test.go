@@ -23,7 +23,7 @@ func (r *run) verdict(notice time.Time) Outcome {
 	for _, p := range pods {
 		if p.DaemonSet {
 			dsUIDs = append(dsUIDs, p.UID)
-			if !p.Terminating.IsZero() {
+			if !p.Terminating.IsZero() || !p.Gone.IsZero() {
 				out.Failures = append(out.Failures, fmt.Sprintf("DaemonSet pod %s/%s was deleted or evicted", p.Namespace, p.Name))
 			}
 			continue
@@ -53,6 +53,13 @@ func (r *run) verdict(notice time.Time) Outcome {
 	out.Spare = goneBy.Sub(emptyAt)
 	if n := r.w.obs.nodeOf(r.node); !n.Cordoned.IsZero() {
 		out.Cordon = n.Cordoned.Sub(notice)
+	}
+	r.mu.Lock()
+	unc := r.uncordoned
+	r.mu.Unlock()
+	if !unc.IsZero() && unc.Before(goneBy) && r.sc.Signal != StateChange {
+		out.Failures = append(out.Failures, fmt.Sprintf("the node was schedulable again at +%.1fs, before deadline − margin, while its instance was still going away",
+			unc.Sub(notice).Seconds()))
 	}
 	if r.sc.Withdrawn() && !r.w.obs.nodeOf(r.node).Schedulable {
 		out.Failures = append(out.Failures, "the notice was withdrawn but the node is still cordoned or tainted")
@@ -135,11 +142,14 @@ func (r *run) checkLifecycle(emptyAt time.Time, emptied bool) []string {
 		return []string{"the lifecycle action was never begun (see notes)"}
 	}
 	var completes []testenv.LifecycleCall
-	deadline := time.Now().Add(30 * time.Second)
+	var deadline time.Time
 	for {
 		calls, err := moto.LifecycleCalls()
 		if err != nil {
 			return []string{fmt.Sprintf("reading moto's lifecycle calls: %v", err)}
+		}
+		if deadline.IsZero() { // after the first answer: moto may have been paused
+			deadline = time.Now().Add(30 * time.Second)
 		}
 		completes = completes[:0]
 		for _, c := range calls {

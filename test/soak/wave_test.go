@@ -63,12 +63,12 @@ func (w *world) runWave(wave int) waveResult {
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	var faults sync.WaitGroup
-	if w.anyQueued(runs) {
+	if w.anyQueued(runs) || w.opt.only != nil { // a replay keeps its wave's controller fault
 		faults.Go(func() { w.controllerFault(ctx, wf, t0) })
 	}
-	foreign := ""
+	var foreign string
 	if wf.Foreign {
-		foreign = w.foreignAction(ctx, wave, t0)
+		faults.Go(func() { foreign = w.foreignAction(ctx, wave, t0) })
 	}
 	outs := make([]Outcome, len(runs))
 	for i, r := range runs {
@@ -79,6 +79,7 @@ func (w *world) runWave(wave int) waveResult {
 	faults.Wait()
 	res.outcomes = outs
 	if foreign != "" {
+		w.foreign = append(w.foreign, foreignToken{wave, foreign})
 		res.problems = append(res.problems, w.checkForeign(wave, foreign)...)
 	}
 	for _, c := range w.ctrls {
@@ -111,6 +112,7 @@ func (w *world) controllerFault(ctx context.Context, wf WaveFaults, t0 time.Time
 	if wf.Controller == "none" {
 		return
 	}
+	w.t.Logf("controller fault %s due at +%v", wf.Controller, wf.At.Round(time.Millisecond))
 	select {
 	case <-ctx.Done():
 		return
@@ -118,7 +120,9 @@ func (w *world) controllerFault(ctx context.Context, wf WaveFaults, t0 time.Time
 	}
 	switch wf.Controller {
 	case "leader-kill":
-		if l := w.leader(); l != nil {
+		if l := w.leader(); l == nil {
+			w.t.Logf("leader-kill not applied: no replica says it leads")
+		} else {
 			l.kill()
 			w.t.Logf("controller %s (leader) SIGKILLed", l.name)
 			time.Sleep(wf.For)
@@ -127,7 +131,9 @@ func (w *world) controllerFault(ctx context.Context, wf WaveFaults, t0 time.Time
 			}
 		}
 	case "lease-hang":
-		if l := w.leader(); l != nil {
+		if l := w.leader(); l == nil {
+			w.t.Logf("lease-hang not applied: no replica says it leads")
+		} else {
 			f := l.proxy.Add(testenv.Rule{Match: testenv.Match{Method: "PUT", Path: `/leases/` + regexp.QuoteMeta(w.lease) + `$`}, Hang: true})
 			w.t.Logf("controller %s (leader): Lease renewals hang for %v", l.name, wf.For)
 			sleepCtx(ctx, wf.For)
@@ -138,10 +144,12 @@ func (w *world) controllerFault(ctx context.Context, wf WaveFaults, t0 time.Time
 		sleepCtx(ctx, wf.For)
 		undo()
 	case "sqs-pause":
-		if err := moto.Pause(); err == nil {
-			sleepCtx(ctx, wf.For)
-			_ = moto.Resume()
+		if err := moto.Pause(); err != nil {
+			w.t.Logf("sqs-pause not applied: %v", err)
+			return
 		}
+		sleepCtx(ctx, wf.For)
+		_ = moto.Resume()
 	}
 }
 

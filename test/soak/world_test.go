@@ -45,6 +45,13 @@ type world struct {
 	stable   []string
 	obs      *observer
 	res      *results
+	foreign  []foreignToken // other clusters' actions sent so far: checked again at the end
+}
+
+// foreignToken is another cluster's lifecycle action the soak sent.
+type foreignToken struct {
+	wave  int
+	token string
 }
 
 // replica is one controller replica and the fault proxy in front of its
