@@ -41,7 +41,7 @@ const rehearsalSlot = "rehearsal"
 // entry is a notice in force.
 type entry struct {
 	notice   Notice
-	deadline time.Time // chosen once; only ever moves earlier
+	deadline time.Time // only ever moves earlier, but while its drain is held (update)
 	response Response
 	resumed  bool // a previous process recorded it
 	// start, if not zero, is when a maintenance drain may begin: the
@@ -220,19 +220,36 @@ func (m *Machine) receive(n Notice, now time.Time) []Action {
 
 // update handles a new version of the notice in force in e: the same
 // interruption, not announced again. A deadline that moved earlier is
-// taken (a running drain restarts to it); a later one is not.
+// taken (a running drain restarts to it), whatever the ID: a Health
+// scheduled change keeps its ID (the event's ARN) when it is rescheduled,
+// so the same ID with another deadline is a new version, not a repeat. A
+// held maintenance drain (wait.go) is held again to the new deadline, and
+// begins at once when its lead has begun. A later deadline is taken only
+// while the notice's drain is still held (nothing done to the node for it
+// yet); once its drain may run, the earlier deadline stays: an
+// interruption is never weakened.
 func (m *Machine) update(e *entry, n Notice, now time.Time) []Action {
-	if e.notice.ID == n.ID {
+	moved := !n.Deadline.IsZero() && !n.Deadline.Equal(e.deadline)
+	if e.notice.ID == n.ID && !moved {
 		return nil // the same version again (a source that repeats itself)
 	}
 	n.Detected = e.notice.Detected
 	e.notice = n
-	if !n.Deadline.IsZero() && n.Deadline.Before(e.deadline) {
+	switch {
+	case moved && n.Deadline.Before(e.deadline):
 		e.deadline = n.Deadline
+		m.rehold(e, now)
 		if acts := m.reconcile(now, undo{}); len(acts) > 0 {
 			return acts
 		}
+		if e.waiting(now) {
+			return []Action{Keep{Notice: n, Reason: "notice moved to an earlier deadline; its drain still waits for its lead time"}}
+		}
 		return []Action{Keep{Notice: n, Reason: "notice moved to an earlier deadline; the node's drain already ends by then"}}
+	case moved && e.waiting(now):
+		e.deadline = n.Deadline
+		m.rehold(e, now)
+		return []Action{Keep{Notice: n, Reason: "notice moved to a later deadline; its drain waits for the new lead time"}}
 	}
 	return []Action{Keep{Notice: n, Reason: ReasonUpdated}}
 }

@@ -22,6 +22,13 @@ func (m *Machine) hold(e *entry, now time.Time) {
 	}
 }
 
+// rehold recomputes e's start after its deadline changed: held until the
+// new deadline − lead, or not held at all when that has come.
+func (m *Machine) rehold(e *entry, now time.Time) {
+	e.start = time.Time{}
+	m.hold(e, now)
+}
+
 // waiting reports whether e's drain waits for its start at now.
 func (e *entry) waiting(now time.Time) bool { return !e.start.IsZero() && now.Before(e.start) }
 
