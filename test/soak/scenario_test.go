@@ -107,3 +107,41 @@ func TestGoneBy(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestVisibleAndLastAction: an ASG state is visible once an IMDS fault in
+// force at the notice ends; a scenario is played until its last drawn
+// action.
+func TestVisibleAndLastAction(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	s := Scenario{IMDS: []IMDSFault{{Kind: "503", At: -5 * time.Second, For: 14 * time.Second}}}
+	if got := s.Visible(at).Sub(at); got != 9*time.Second {
+		t.Errorf("fault −5 s for 14 s: visible at +%v, want +9s", got)
+	}
+	s = Scenario{IMDS: []IMDSFault{{Kind: "503", At: 3 * time.Second, For: 10 * time.Second}}}
+	if got := s.Visible(at); !got.Equal(at) {
+		t.Errorf("a fault after the notice: visible at %v, want the notice", got)
+	}
+	s = Scenario{Proc: []ProcFault{{Kind: "kill", At: 25 * time.Second, Restart: 2 * time.Second}},
+		API: []APIFault{{Kind: "evict-500", At: 5 * time.Second, For: 20 * time.Second}}}
+	if got := s.LastAction(); got != 32*time.Second {
+		t.Errorf("kill at 25 s, restart 2 s later: played %v, want 32s", got)
+	}
+}
+
+// TestCISliceCoverage: the slice `make test` runs draws every mode, the
+// controller faults that kill or depose the leader and pause SQS, and
+// another cluster's action (a seed that drew none of them would let CI
+// pass without ever trying them).
+func TestCISliceCoverage(t *testing.T) {
+	modes, faults, foreign := map[Mode]bool{}, map[string]bool{}, false
+	for w := range ciWaves {
+		wf := DrawWave(ciSeed, w, Limits{Faults: true})
+		faults[wf.Controller], foreign = true, foreign || wf.Foreign
+		for n := range ciNodes {
+			modes[Draw(ciSeed, w, n, Limits{Faults: true}).Mode] = true
+		}
+	}
+	if len(modes) != 3 || !faults["leader-kill"] || !faults["lease-hang"] || !faults["sqs-pause"] || !foreign {
+		t.Errorf("the CI slice (seed %d) draws modes %v, controller faults %v, foreign %v", ciSeed, modes, faults, foreign)
+	}
+}
