@@ -2,11 +2,13 @@ package drain
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/spot-handler/spot-handler/pkg/queue"
@@ -217,4 +219,55 @@ func drainTaintOf(n *corev1.Node) *corev1.Taint {
 		}
 	}
 	return nil
+}
+
+// TestUnmarkRefusedWhenOtherSideMarksInBetween: the agent withdraws its
+// rehearsal while the controller records a real Spot notice of the same
+// kind between the agent's read of the node and its patch. The two marks
+// leave /spec/taints alike, so only a guard on the notice record can refuse
+// the agent's stale patch; refused, the agent's Uncordon reads the node
+// again and leaves the controller's record, cordon and taint in place.
+func TestUnmarkRefusedWhenOtherSideMarksInBetween(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}})
+	pol := DefaultPolicy()
+	pol.Parallelism = 1
+	agent, _ := New(cs, pol, nil, nil)
+	ctrl, _ := New(cs, pol, nil, nil)
+	deadline := time.Now().Add(2 * time.Minute)
+	if err := agent.Cordon(ctx, Request{Node: "n1", Kind: "SpotInterruption", NoticeID: "rehearsal-1", Deadline: deadline, Source: SourceRehearsal}); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := cs.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, held := unmarkPatch(seen, pol, SourceRehearsal, agent.holder)
+	if held != nil {
+		t.Fatalf("held by %+v, want the rehearsal's marks removed", held)
+	}
+	if err := ctrl.Cordon(ctx, Request{Node: "n1", Kind: "SpotInterruption", NoticeID: "queue/spot/i-1", Deadline: deadline, Source: SourceQueue}); err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Nodes().Patch(ctx, "n1", types.JSONPatchType, body, metav1.PatchOptions{}); err == nil {
+		t.Errorf("stale unmark patch %s applied over the controller's notice, want it refused", body)
+	}
+	if _, err := agent.Uncordon(ctx, "n1", SourceRehearsal); err != nil {
+		t.Fatalf("agent's Uncordon: %v", err)
+	}
+	n, err := cs.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := parseNotice(n)
+	if err != nil || rec == nil || rec.ID != "queue/spot/i-1" {
+		t.Errorf("notice after the agent's withdrawal = %+v (%v), want the controller's queue/spot/i-1", rec, err)
+	}
+	if !n.Spec.Unschedulable || taintIndex(n) < 0 {
+		t.Errorf("unschedulable=%v taints=%v, want the controller's cordon and taint kept", n.Spec.Unschedulable, n.Spec.Taints)
+	}
 }

@@ -168,7 +168,9 @@ func unmarkPatch(node *corev1.Node, p Policy, source, holder string) ([]patchOp,
 	return append(keepFor(node, p, rest), unclaimPatch(node, holder)...), &rest[0]
 }
 
-// unmarkAll removes every mark markPatch added and the record.
+// unmarkAll removes every mark markPatch added and the record. The patch
+// is guarded on the record as read (see noticeGuard): a notice the other
+// side records in between fails it, and the caller reads the node again.
 func unmarkAll(node *corev1.Node, p Policy) []patchOp {
 	added := splitAdded(node.Annotations[AddedAnnotation])
 	var ops []patchOp
@@ -184,13 +186,28 @@ func unmarkAll(node *corev1.Node, p Policy) []patchOp {
 			ops = append(ops, patchOp{Op: "remove", Path: annotationPath(k)})
 		}
 	}
-	return ops
+	return noticeGuard(node, ops)
+}
+
+// noticeGuard prepends to ops, unless there are none, a test that the
+// node's notice record is still the one read with it, so that the patch
+// never undoes a mark the other side recorded in between.
+func noticeGuard(node *corev1.Node, ops []patchOp) []patchOp {
+	if len(ops) == 0 {
+		return nil
+	}
+	guard := testOp(annotationPath(NoticeAnnotation), annotation(node, NoticeAnnotation))
+	if len(node.Annotations) == 0 {
+		guard = testOp("/metadata/annotations", nil)
+	}
+	return append([]patchOp{guard}, ops...)
 }
 
 // keepFor returns the patch that records only rest (the other side's
 // notices) and leaves the node marked for them: when every one of them is a
 // taint only, the cordon and the label go and the taint becomes
-// PreferNoSchedule.
+// PreferNoSchedule. Like unmarkAll's, the patch is guarded on the record
+// as read, also when only the cordon or the taint changes.
 func keepFor(node *corev1.Node, p Policy, rest []NodeNotice) []patchOp {
 	rec := rest[0]
 	rec.Others = rest[1:]
@@ -199,11 +216,10 @@ func keepFor(node *corev1.Node, p Policy, rest []NodeNotice) []patchOp {
 	}
 	var ops []patchOp
 	if b, err := json.Marshal(rec); err == nil && string(b) != node.Annotations[NoticeAnnotation] {
-		ops = append(ops, testOp(annotationPath(NoticeAnnotation), annotation(node, NoticeAnnotation)),
-			patchOp{Op: "add", Path: annotationPath(NoticeAnnotation), Value: string(b)})
+		ops = append(ops, patchOp{Op: "add", Path: annotationPath(NoticeAnnotation), Value: string(b)})
 	}
 	if holdsDrain(rest) {
-		return ops
+		return noticeGuard(node, ops)
 	}
 	cordon, left := uncordonOps(node, p, splitAdded(node.Annotations[AddedAnnotation]))
 	if i := taintIndex(node); i >= 0 && node.Spec.Taints[i].Effect != corev1.TaintEffectPreferNoSchedule {
@@ -211,9 +227,9 @@ func keepFor(node *corev1.Node, p Policy, rest []NodeNotice) []patchOp {
 			Value: corev1.Taint{Key: TaintKey, Value: rec.Kind, Effect: corev1.TaintEffectPreferNoSchedule}})
 	}
 	if len(cordon) == 0 {
-		return ops
+		return noticeGuard(node, ops)
 	}
-	return append(append(ops, cordon...), patchOp{Op: "add", Path: annotationPath(AddedAnnotation), Value: strings.Join(left, ",")})
+	return noticeGuard(node, append(append(ops, cordon...), patchOp{Op: "add", Path: annotationPath(AddedAnnotation), Value: strings.Join(left, ",")}))
 }
 
 // uncordonOps returns the ops that remove the cordon and the label if the
