@@ -87,7 +87,9 @@ const (
 )
 
 // node returns the node for instance, how it was found (viaIndex, viaEC2
-// or viaNone), and an error only when EC2 could not be asked.
+// or viaNone), and an error only when EC2 could not be asked. A node found
+// by its name through EC2 is the instance's only if it has no providerID
+// or its providerID names the instance.
 func (r *resolver) node(ctx context.Context, instance string) (*corev1.Node, string, error) {
 	if n := r.fromIndex(instance); n != nil {
 		return n, viaIndex, nil
@@ -108,7 +110,14 @@ func (r *resolver) node(ctx context.Context, instance string) (*corev1.Node, str
 	if !ok {
 		return nil, viaNone, nil
 	}
-	return obj.(*corev1.Node), viaEC2, nil
+	// The name alone is not proof: another cluster's instance in a VPC
+	// whose CIDR overlaps ours can share a node's private DNS name. A node
+	// that names its instance must name this one.
+	n := obj.(*corev1.Node)
+	if n.Spec.ProviderID != "" && instanceOf(n.Spec.ProviderID) != instance {
+		return nil, viaNone, nil
+	}
+	return n, viaEC2, nil
 }
 
 func (r *resolver) fromIndex(instance string) *corev1.Node {

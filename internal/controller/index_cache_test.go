@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -71,5 +73,49 @@ func TestFallbackCacheForgets(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.cache[id].dns, "ip-fresh") {
 		t.Errorf("cache entry %+v", r.cache[id])
+	}
+}
+
+// TestFallbackRejectsNodeOfAnotherInstance: another cluster's instance,
+// in a VPC whose CIDR overlaps ours, has the same private DNS name as one
+// of our nodes. The DescribeInstances fallback must not take our node for
+// it when the node's providerID names a different instance; a node without
+// a providerID, or naming the instance, is still found by its name.
+func TestFallbackRejectsNodeOfAnotherInstance(t *testing.T) {
+	nodes := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{providerIDIndex: indexByInstance})
+	for _, n := range []*corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-0-1.ec2.internal"}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-ours0001"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-0-2.ec2.internal"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-0-3.ec2.internal"}, Spec: corev1.NodeSpec{ProviderID: "gce://project/zone/ip-10-0-0-3"}},
+	} {
+		if err := nodes.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &fakeEC2{names: map[string]string{
+		"i-foreign01": "ip-10-0-0-1.ec2.internal", // our i-ours0001's name
+		"i-noprovid":  "ip-10-0-0-2.ec2.internal",
+		"i-foreign03": "ip-10-0-0-3.ec2.internal",
+	}}
+	r := &resolver{nodes: nodes, ec2: f, clock: clocktesting.NewFakeClock(t0), cache: map[string]cached{}}
+	for _, c := range []struct {
+		instance, want, via string
+	}{
+		{"i-foreign01", "", viaNone},
+		{"i-foreign03", "", viaNone},
+		{"i-noprovid", "ip-10-0-0-2.ec2.internal", viaEC2},
+		{"i-ours0001", "ip-10-0-0-1.ec2.internal", viaIndex},
+	} {
+		n, via, err := r.node(context.Background(), c.instance)
+		if err != nil {
+			t.Fatalf("%s: %v", c.instance, err)
+		}
+		got := ""
+		if n != nil {
+			got = n.Name
+		}
+		if got != c.want || via != c.via {
+			t.Errorf("node(%s) = %q via %s, want %q via %s", c.instance, got, via, c.want, c.via)
+		}
 	}
 }
