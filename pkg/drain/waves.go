@@ -164,7 +164,10 @@ func newSchedule(jobs []*podJob, deadline time.Time, p Policy) *schedule {
 
 // waves starts the planned evictions that are due, lowest drain order first
 // (see schedule), when the drain holds the node's claim; the drain's loop
-// calls advance for the rest.
+// calls advance for the rest. It also starts, at once, every eviction not
+// in the schedule and not started: pods adopted after the plan while the
+// drain did not hold the claim (another drain held it while this one
+// rested on an empty node), which an owner would have evicted as they came.
 func (r *drainRun) waves(_, jobCtx context.Context) {
 	if r.order == nil {
 		r.order = newSchedule(r.jobs, r.deadline, r.d.policy)
@@ -175,6 +178,17 @@ func (r *drainRun) waves(_, jobCtx context.Context) {
 	}
 	if t := r.advance(jobCtx); t != nil {
 		t.Stop()
+	}
+	scheduled := map[*podJob]bool{}
+	for _, st := range r.order.steps {
+		for _, j := range st.jobs {
+			scheduled[j] = true
+		}
+	}
+	for _, j := range r.jobs {
+		if !j.started && !scheduled[j] {
+			r.start(jobCtx, j)
+		}
 	}
 }
 
