@@ -72,6 +72,7 @@ func (as *actors) renew(a *actor, ev interrupt.Event) {
 	}
 	a.stopWatches(false)
 	a.m, a.marked, a.uid = interrupt.New(as.c.cfg.machineConfig()), false, uid
+	a.waits = as.c.recordedWaits(a.node)
 }
 
 // staleEnd reports whether e ends a drain of a node made again since

@@ -30,7 +30,8 @@ type actor struct {
 	// watches are drains that emptied the node and watch it on (watch.go).
 	watches map[int]*job
 	// wake is the timer that posts Woke at wakeAt, the machine's next
-	// wake; waits is the WaitAnnotation value last written (wait.go).
+	// wake; waits is the WaitAnnotation value last written (wait.go), or
+	// read from the node when the actor was made.
 	wake   clock.Timer
 	wakeAt time.Time
 	waits  string
@@ -131,7 +132,8 @@ func (as *actors) getLocked(node string) *actor {
 	}
 	if !ok {
 		a = &actor{node: node, in: make(chan delivery, 64), m: interrupt.New(as.c.cfg.machineConfig()),
-			jobs: map[int]*job{}, stale: map[int]int{}, log: as.c.log.With(zap.String("node", node)), uid: as.c.nodeUID(node), last: as.c.clock.Now()}
+			jobs: map[int]*job{}, stale: map[int]int{}, log: as.c.log.With(zap.String("node", node)), uid: as.c.nodeUID(node), last: as.c.clock.Now(),
+			waits: as.c.recordedWaits(node)}
 		as.all[node] = a
 		as.c.qm.NodeActors.Inc()
 		as.wg.Go(func() { as.loop(a) })

@@ -120,18 +120,48 @@ func (as *actors) schedule(a *actor, now time.Time) {
 	a.wake = clock.RealClock{}.AfterFunc(max(at.Sub(now), 0), post)
 }
 
+// recordedWaits returns node's WaitAnnotation as the node index holds it:
+// a new actor starts from what a previous leader wrote, so that it removes
+// the record once nothing waits (afterApply writes only changes).
+func (c *Controller) recordedWaits(node string) string {
+	obj, ok, err := c.inf.GetIndexer().GetByKey(node)
+	if err != nil || !ok {
+		return ""
+	}
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return ""
+	}
+	return n.Annotations[WaitAnnotation]
+}
+
 // resumeWaits holds again, in each node's actor, the Health scheduled
-// changes a leader recorded as waiting on the node (WaitAnnotation).
+// changes a leader recorded as waiting on the node (WaitAnnotation). A
+// record whose start has passed is not held (the event is over, draining
+// for it now serves nothing) and is removed from the node.
 func (c *Controller) resumeWaits(as *actors) {
+	now := c.clock.Now()
 	for _, obj := range c.inf.GetIndexer().List() {
 		node, ok := obj.(*corev1.Node)
 		if !ok || node.Annotations[WaitAnnotation] == "" {
 			continue
 		}
-		var recs []waitRecord
-		if err := json.Unmarshal([]byte(node.Annotations[WaitAnnotation]), &recs); err != nil {
+		var all []waitRecord
+		if err := json.Unmarshal([]byte(node.Annotations[WaitAnnotation]), &all); err != nil {
 			c.log.Error("a node's maintenance wait record is unreadable; leaving it", zap.String("node", node.Name), zap.Error(err))
 			continue
+		}
+		var recs []waitRecord
+		for _, r := range all {
+			if !r.Deadline.After(now) {
+				c.log.Info("dropping the Health scheduled change recorded on the node: its start has passed", zap.String("node", node.Name),
+					zap.String("notice_id", r.ID), zap.Time("start", r.Deadline))
+				continue
+			}
+			recs = append(recs, r)
+		}
+		if len(recs) < len(all) {
+			c.dropPastWaits(as.ctx, node.Name, recs)
 		}
 		for _, r := range recs {
 			c.log.Info("holding again the Health scheduled change recorded on the node", zap.String("node", node.Name), zap.String("notice_id", r.ID),
@@ -140,5 +170,28 @@ func (c *Controller) resumeWaits(as *actors) {
 				Deadline: r.Deadline, Detected: r.Detected, Source: interrupt.SourceQueue, Description: r.Description,
 				Data: map[string]string{"instance": r.Instance}}})
 		}
+	}
+}
+
+// dropPastWaits writes left (the records still to come) as node's
+// WaitAnnotation, or removes it if none is left. A failure is logged: the
+// next leader drops the past records again.
+func (c *Controller) dropPastWaits(ctx context.Context, node string, left []waitRecord) {
+	if c.cfg.DryRun {
+		return
+	}
+	var value any
+	if len(left) > 0 {
+		b, err := json.Marshal(left)
+		if err != nil {
+			return
+		}
+		value = string(b)
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{WaitAnnotation: value}}})
+	ctx, cancel := context.WithTimeout(ctx, markTimeout)
+	defer cancel()
+	if _, err := c.kube.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		c.log.Error("removing past maintenance waits from the node failed", zap.String("node", node), zap.Error(err))
 	}
 }
