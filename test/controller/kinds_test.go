@@ -61,7 +61,8 @@ func TestRebalanceTaints(t *testing.T) {
 
 // TestOutOfServiceAfterTermination: EC2 says the instance is terminated,
 // its pods cannot leave (a PDB that never allows, --pdb-fallback=wait); the
-// drain ends with pods left and, with --out-of-service-taint, the node gets
+// drain ends with pods left (after controller.LateDrain) and, with
+// --out-of-service-taint, the node gets
 // node.kubernetes.io/out-of-service=nodeshutdown:NoExecute.
 func TestOutOfServiceAfterTermination(t *testing.T) {
 	e, in := envWithNode(t, 30, 2)
@@ -74,7 +75,9 @@ func TestOutOfServiceAfterTermination(t *testing.T) {
 	time.Sleep(2 * time.Second) // the disruption controller computes the budget
 	e.controller("", "--out-of-service-taint", "--pdb-fallback=wait")
 	e.send(stateEvent(in.id, "terminated", time.Now()))
-	waitUntil(t, 60*time.Second, "out-of-service taint", func() bool {
+	// The deadline has passed: the drain tries for controller.LateDrain
+	// (60 s) before it ends with the pods left.
+	waitUntil(t, 2*time.Minute, "out-of-service taint", func() bool {
 		for _, tt := range e.node(in.node).Spec.Taints {
 			if tt.Key == "node.kubernetes.io/out-of-service" && tt.Value == "nodeshutdown" && tt.Effect == corev1.TaintEffectNoExecute {
 				return true
