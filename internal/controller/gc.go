@@ -45,6 +45,18 @@ func (c *Controller) nodeUID(node string) types.UID {
 	return n.UID
 }
 
+// forgetter is a drainer that remembers each node's drains (the
+// Drainer: see drain.Drainer.Forget) until told the node is gone.
+type forgetter interface{ Forget(node string) }
+
+// forgetDrains tells the drainer that node is gone, so that what it
+// remembers of the node's drains does not outlive the node.
+func (c *Controller) forgetDrains(node string) {
+	if f, ok := c.actor.(forgetter); ok {
+		f.Forget(node)
+	}
+}
+
 // renew runs on a's goroutine before an event: if the node was deleted and
 // made again under the same name, the new node starts afresh (a new
 // machine: its notices are not updates of the old node's). A drain of the
@@ -112,6 +124,9 @@ func (as *actors) retire(a *actor) bool {
 	as.forgetLocked(a)
 	as.mu.Unlock()
 	as.c.lc.forget(a.node)
+	if gone {
+		as.c.forgetDrains(a.node)
+	}
 	a.log.Debug("node actor retired: nothing left to do", zap.Bool("node_gone", gone), zap.Bool("idle", idle))
 	return true
 }

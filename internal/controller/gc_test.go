@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +295,66 @@ func TestRetiredActorForgetsItsLastDrain(t *testing.T) {
 	r.waitCount(0, "after every node was deleted")
 	if n := remembered(); n != 0 {
 		t.Errorf("%d drains' ends still remembered after their nodes' actors retired, want 0", n)
+	}
+}
+
+// forgetLog is the controller's drainer, noting the nodes it drained and
+// the nodes it was told to forget (Forget is passed on).
+type forgetLog struct {
+	drain.Interface
+	mu      sync.Mutex
+	drained map[string]bool // drained and not forgotten since
+}
+
+func (f *forgetLog) Drain(ctx context.Context, req drain.Request) (*drain.Report, error) {
+	f.mu.Lock()
+	f.drained[req.Node] = true
+	f.mu.Unlock()
+	return f.Interface.Drain(ctx, req)
+}
+
+func (f *forgetLog) Forget(node string) {
+	f.mu.Lock()
+	delete(f.drained, node)
+	f.mu.Unlock()
+	if d, ok := f.Interface.(forgetter); ok {
+		d.Forget(node)
+	}
+}
+
+func (f *forgetLog) remembered() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.drained)
+}
+
+// TestRetiredActorForgetsNodesDrains: the leader's Drainer remembers each
+// node it drained (to tell a resumed drain). Spot nodes are deleted, never
+// uncordoned, so once a drained node is gone and its actor retired, the
+// Drainer must be told to forget it: what it remembers stays bounded by the
+// nodes present, not the nodes ever drained.
+func TestRetiredActorForgetsNodesDrains(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	r := newGCRig(t, false, nodes...)
+	if _, ok := r.c.actor.(*drain.Drainer); !ok {
+		t.Fatalf("the controller's drainer is %T, want *drain.Drainer", r.c.actor)
+	}
+	f := &forgetLog{Interface: r.c.actor, drained: map[string]bool{}}
+	r.c.actor = f
+	for _, n := range nodes {
+		r.spot(n, n+"-1")
+	}
+	r.c.pool.start(1)
+	for deadline := time.Now().Add(10 * time.Second); f.remembered() != len(nodes); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d nodes drained, want %d", f.remembered(), len(nodes))
+		}
+	}
+	for _, n := range nodes {
+		r.deleteNode(n)
+	}
+	r.waitCount(0, "after every node was deleted")
+	if n := f.remembered(); n != 0 {
+		t.Errorf("the drainer still remembers %d gone nodes' drains after their actors retired, want 0", n)
 	}
 }

@@ -105,6 +105,13 @@ func (d *Drainer) Uncordon(ctx context.Context, node, source string) (*NodeNotic
 	return held, err
 }
 
+// Forget drops what this Drainer remembers of node's drains (the notice a
+// second drain would continue, see runs). Call it once the node is gone,
+// deleted or made again under the same name: a long-lived Drainer (the
+// controller's) otherwise keeps an entry per node it ever drained, since a
+// node Spot or its group terminates is deleted, never uncordoned.
+func (d *Drainer) Forget(node string) { d.runs.forget(node) }
+
 // Notice returns the notice recorded on the node, or nil.
 func (d *Drainer) Notice(ctx context.Context, node string) (*NodeNotice, error) {
 	n, err := d.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})

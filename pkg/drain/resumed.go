@@ -34,7 +34,7 @@ func continues(rec *NodeNotice, req Request, self string, ranBefore bool) bool {
 // runs remembers, per node, the notice of the last drain this Drainer ran
 // past its cordon, so a second drain of that notice (after a panic, or a
 // restart with an earlier deadline) knows it continues one. Uncordon
-// forgets the node.
+// forgets the node, and so does Forget (the node is gone).
 type runs struct {
 	mu     sync.Mutex
 	notice map[string]string // node → notice ID

@@ -2,8 +2,13 @@ package drain
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestContinues(t *testing.T) {
@@ -87,4 +92,48 @@ func TestDrainResumedOnlyWhenStartedBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	drainOnce("after uncordon", first, false)
+}
+
+// TestForgetBoundsRememberedDrains: a long-lived Drainer (the
+// controller's) drains node after node; Spot or the group terminates them
+// and they are deleted, never uncordoned. What it remembers of their
+// drains grows by one per node until Forget; after Forget a drain of the
+// same notice starts afresh (not resumed).
+func TestForgetBoundsRememberedDrains(t *testing.T) {
+	const n = 20
+	ctx := context.Background()
+	cs := fake.NewSimpleClientset()
+	d, err := New(cs, DefaultPolicy(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remembered := func() int {
+		d.runs.mu.Lock()
+		defer d.runs.mu.Unlock()
+		return len(d.runs.notice)
+	}
+	req := func(i int) Request {
+		return Request{Node: fmt.Sprintf("spot-%02d", i), Kind: "SpotInterruption", Action: "terminate",
+			NoticeID: fmt.Sprintf("queue/SpotInterruption/i-%02d", i), Deadline: time.Now().Add(2 * time.Minute), Source: SourceQueue}
+	}
+	for i := range n {
+		if _, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: req(i).Node}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Drain(ctx, req(i)); err != nil {
+			t.Fatalf("drain of %s: %v", req(i).Node, err)
+		}
+	}
+	if got := remembered(); got != n {
+		t.Fatalf("%d drains remembered after draining %d nodes, want %d", got, n, n)
+	}
+	for i := range n {
+		d.Forget(req(i).Node)
+	}
+	if got := remembered(); got != 0 {
+		t.Errorf("%d drains remembered after every node was forgotten, want 0", got)
+	}
+	if rep, err := d.Drain(ctx, req(0)); err != nil || rep.Resumed {
+		t.Errorf("drain after Forget: resumed=%v (%v), want a fresh drain", rep.Resumed, err)
+	}
 }
