@@ -92,10 +92,15 @@ func TestDuplicatesAreUpdates(t *testing.T) {
 	waitUntil(t, 60*time.Second, "three messages handled", func() bool {
 		return c.metric("spot_handler_queue_messages_total", `outcome="handled"`) == 3 && e.inQueue() == 0
 	})
+	// An instance "running" message is a withdrawal of a stop's notice: it
+	// reaches the node's actor, which keeps the Spot interruption (final).
 	e.send(body, stateEvent(in.id, "running", time.Now()))
 	waitUntil(t, 60*time.Second, "node empty, all messages gone", func() bool {
-		return e.podsOn(in.node) == 0 && e.inQueue() == 0 && c.metric("spot_handler_queue_messages_total", `outcome="ignored"`) == 1
+		return e.podsOn(in.node) == 0 && e.inQueue() == 0 && c.metric("spot_handler_queue_messages_total", `outcome="handled"`) == 5
 	})
+	if !cordoned(e.node(in.node)) {
+		t.Error("an instance running message undid the Spot interruption's cordon")
+	}
 	if got := c.metric("spot_handler_notices_total", `kind="SpotInterruption"`); got != 1 {
 		t.Errorf("notices counted %v, want 1", got)
 	}
