@@ -82,6 +82,7 @@ type Footprint struct {
 	PID        int
 	Goroutines float64
 	HeapMiB    float64
+	Leader     bool // a leader runs receivers, workers and watches a standby does not
 }
 
 // Summary is the soak's figures.
@@ -145,16 +146,22 @@ func (s Summary) String() string {
 }
 
 // FootprintGrowth compares each replica process's first and last reading
-// (at least three readings) and names those that grew by more than
-// maxGoroutines goroutines or maxHeapMiB of heap.
+// in the same role (leader or standby; at least three readings) and names
+// those that grew by more than maxGoroutines goroutines or maxHeapMiB of
+// heap.
 func FootprintGrowth(fps []Footprint, maxGoroutines, maxHeapMiB float64) []string {
-	byPID := map[int][]Footprint{}
-	var order []int
+	type key struct {
+		pid    int
+		leader bool
+	}
+	byPID := map[key][]Footprint{}
+	var order []key
 	for _, f := range fps {
-		if _, ok := byPID[f.PID]; !ok {
-			order = append(order, f.PID)
+		k := key{f.PID, f.Leader}
+		if _, ok := byPID[k]; !ok {
+			order = append(order, k)
 		}
-		byPID[f.PID] = append(byPID[f.PID], f)
+		byPID[k] = append(byPID[k], f)
 	}
 	var out []string
 	for _, pid := range order {
@@ -164,8 +171,8 @@ func FootprintGrowth(fps []Footprint, maxGoroutines, maxHeapMiB float64) []strin
 		}
 		first, last := fs[0], fs[len(fs)-1]
 		if last.Goroutines-first.Goroutines > maxGoroutines || last.HeapMiB-first.HeapMiB > maxHeapMiB {
-			out = append(out, fmt.Sprintf("controller %s (pid %d) grew from wave %d to wave %d: goroutines %.0f → %.0f, heap %.1f → %.1f MiB",
-				first.Replica, pid, first.Wave, last.Wave, first.Goroutines, last.Goroutines, first.HeapMiB, last.HeapMiB))
+			out = append(out, fmt.Sprintf("controller %s (pid %d, leader %v) grew from wave %d to wave %d: goroutines %.0f → %.0f, heap %.1f → %.1f MiB",
+				first.Replica, pid.pid, pid.leader, first.Wave, last.Wave, first.Goroutines, last.Goroutines, first.HeapMiB, last.HeapMiB))
 		}
 	}
 	return out

@@ -37,17 +37,21 @@ func TestSummarizeCountsLeftAndSpare(t *testing.T) {
 }
 
 func TestFootprintGrowth(t *testing.T) {
-	flat := []Footprint{{0, "c1", 1, 100, 10}, {1, "c1", 1, 104, 11}, {2, "c1", 1, 101, 12}}
+	flat := []Footprint{{0, "c1", 1, 100, 10, true}, {1, "c1", 1, 104, 11, true}, {2, "c1", 1, 101, 12, true}}
 	if got := FootprintGrowth(flat, 50, 32); len(got) != 0 {
 		t.Errorf("flat: %v", got)
 	}
-	grew := append(flat, Footprint{3, "c1", 1, 400, 12})
+	grew := append(flat, Footprint{3, "c1", 1, 400, 12, true})
 	if got := FootprintGrowth(grew, 50, 32); len(got) != 1 {
 		t.Errorf("grew: %v", got)
 	}
-	restarted := []Footprint{{0, "c1", 1, 100, 10}, {1, "c1", 2, 400, 60}, {2, "c1", 2, 401, 60}}
+	restarted := []Footprint{{0, "c1", 1, 100, 10, false}, {1, "c1", 2, 400, 60, false}, {2, "c1", 2, 401, 60, false}}
 	if got := FootprintGrowth(restarted, 50, 32); len(got) != 0 {
 		t.Errorf("a restart is not growth: %v", got)
+	}
+	promoted := []Footprint{{0, "c2", 3, 27, 8, false}, {1, "c2", 3, 27, 8, false}, {2, "c2", 3, 215, 13, true}}
+	if got := FootprintGrowth(promoted, 50, 32); len(got) != 0 {
+		t.Errorf("a standby that became the leader did not grow: %v", got)
 	}
 }
 

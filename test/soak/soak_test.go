@@ -143,9 +143,21 @@ func soak(t *testing.T, opt options) Summary {
 	sum := Summarize(opt.seed, waves, w.res.outcomes, problems, crashes, time.Since(began))
 	var fp []string
 	for _, f := range w.res.footprints {
-		fp = append(fp, fmt.Sprintf("w%d %s %.0fg %.1fMiB", f.Wave, f.Replica, f.Goroutines, f.HeapMiB))
+		role := "standby"
+		if f.Leader {
+			role = "leader"
+		}
+		fp = append(fp, fmt.Sprintf("w%d %s (%s) %.0fg %.1fMiB", f.Wave, f.Replica, role, f.Goroutines, f.HeapMiB))
 	}
 	t.Logf("controller footprint after each wave: %s", strings.Join(fp, ", "))
+	for _, g := range growth {
+		t.Logf("PROBLEM %s", g)
+	}
+	for _, p := range w.res.problems {
+		if strings.HasSuffix(p, "(seen at the end of the soak)") {
+			t.Logf("PROBLEM %s", p)
+		}
+	}
 	t.Logf("SOAK %s", sum)
 	return sum
 }

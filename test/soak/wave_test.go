@@ -215,7 +215,8 @@ func (w *world) footprint(wave int) []Footprint {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		out = append(out, Footprint{Wave: wave, Replica: c.name, PID: cur.PID(), Goroutines: g, HeapMiB: h / (1 << 20)})
+		l, _ := cur.Metric("spot_handler_leader")
+		out = append(out, Footprint{Wave: wave, Replica: c.name, PID: cur.PID(), Goroutines: g, HeapMiB: h / (1 << 20), Leader: l == 1})
 	}
 	return out
 }
