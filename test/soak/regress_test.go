@@ -19,6 +19,14 @@ var regressions = []regression{
 	{101715929, 0, 3, "evictions answered 429 for 7.5 s were retried by client-go with their first grace and accepted 4 s " +
 		"late: 14 pods of 600 s ended 2 s past deadline − margin (afterAccepted cuts any accepted deletion that ends " +
 		"too late; TestDrainShortensAnEvictionAcceptedLate)"},
+	{101715929, 3, 5, "maintenance, evictions answered 429 for 16 s: a 600 s pod accepted late with a stale grace ran past " +
+		"deadline − margin (the same fix as 0:3)"},
+	{101715929, 5, 7, "a shutting-down instance whose pod LISTs answered 503 six times: the drain gave up after its ~4 s late " +
+		"window reporting 0 pods, 33 left (d2a1f01: an instance already going is drained for 60 s)"},
+	{101715929, 12, 4, "a pod bound to a shutting-down instance's node after the drain's first empty moment was never removed " +
+		"(the deadline had passed: the watch ended at once; d2a1f01)"},
+	{101715929, 19, 2, "rebalance then Spot, evictions 429 for 14 s and the agent SIGKILLed mid-drain: a 90 s pod ran past " +
+		"deadline − margin (stale grace after client-go's own 429 retries; 0d62321)"},
 }
 
 // TestSoakRegressions replays each scenario the soak once failed on
