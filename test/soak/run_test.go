@@ -285,12 +285,3 @@ func (r *run) teardown() {
 	_ = plane.Client.CoreV1().Namespaces().Delete(ctx, r.ns, metav1.DeleteOptions{})
 	r.w.obs.forget(r.node)
 }
-
-// podNames formats pods as ns/name (grace used).
-func podNames(ps []podSeen) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Namespace+"/"+p.Name)
-	}
-	return out
-}

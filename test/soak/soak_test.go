@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,7 +19,6 @@ const (
 
 // results gathers the soak's outcomes as waves end.
 type results struct {
-	mu         sync.Mutex
 	outcomes   []Outcome
 	problems   []string
 	footprints []Footprint

@@ -18,16 +18,15 @@ import (
 
 // options say what one soak runs.
 type options struct {
-	seed     uint64
-	waves    int           // waves to run (0: until minutes)
-	minutes  time.Duration // run waves until this much time has passed
-	nodes    int           // nodes a wave
-	only     *[2]int       // replay only this wave:node
-	limits   Limits
-	extra    []string // flags for every handler (--cordon-only for the control)
-	margin   time.Duration
-	name     string // names the soak's queue, Lease and nodes
-	settleBy time.Duration
+	seed    uint64
+	waves   int           // waves to run (0: until minutes)
+	minutes time.Duration // run waves until this much time has passed
+	nodes   int           // nodes a wave
+	only    *[2]int       // replay only this wave:node
+	limits  Limits
+	extra   []string // flags for every handler (--cordon-only for the control)
+	margin  time.Duration
+	name    string // names the soak's queue, Lease and nodes
 }
 
 // world is what a soak keeps for its whole run: the queue, the two
