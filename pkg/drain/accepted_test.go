@@ -28,58 +28,18 @@ import (
 // the case the soak found. Before the fix no DELETE was sent.)
 func TestDrainShortensADeletionItsEvictionRaced(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	clk := clocktesting.NewFakeClock(start)
-	pod := runningPod("raced")
-	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}, pod)
-	pods := corev1.SchemeGroupVersion.WithResource("pods")
-	watching := make(chan struct{})
-	var watchOnce sync.Once
-	client.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
-		watchOnce.Do(func() { close(watching) })
-		return false, nil, nil
-	})
-	client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, kruntime.Object, error) {
-		if a.GetSubresource() != "eviction" {
-			return false, nil, nil
-		}
+	rep, got := drainAcceptedEviction(t, runningPod("raced"), start, func(_ int64, _ *clocktesting.FakeClock, p *corev1.Pod) {
 		// Someone else's deletion lands first; the eviction is accepted.
-		p := pod.DeepCopy()
 		g := int64(600)
 		at := metav1.NewTime(start.Add(600 * time.Second))
 		p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &at, &g
-		go updateWhenWatched(t, client, watching, p)
-		return true, nil, nil
 	})
-	deleted := make(chan metav1.DeleteOptions, 4)
-	client.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, kruntime.Object, error) {
-		deleted <- a.(k8stesting.DeleteActionImpl).DeleteOptions
-		return true, nil, nil
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var got *metav1.DeleteOptions
-	go func() {
-		select {
-		case o := <-deleted:
-			got = &o
-		case <-time.After(10 * time.Second):
-		}
-		_ = client.Tracker().Delete(pods, "ns", "raced") // the kubelet's part
-	}()
-	d, err := New(client, DefaultPolicy(), clk, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := d.Drain(ctx, Request{Node: "n", Kind: "SpotInterruption", Deadline: start.Add(120 * time.Second)})
-	if err != nil || !rep.Empty {
-		t.Fatalf("drain: %v (%s)", err, rep.Summary())
-	}
 	switch {
 	case got == nil:
 		t.Fatal("the 600 s deletion the eviction raced was never shortened: no DELETE sent")
 	case got.GracePeriodSeconds == nil || *got.GracePeriodSeconds != 103:
 		t.Errorf("deleted again with grace %v, want 103s", got.GracePeriodSeconds)
-	case got.Preconditions == nil || got.Preconditions.UID == nil || *got.Preconditions.UID != pod.UID:
+	case got.Preconditions == nil || got.Preconditions.UID == nil || *got.Preconditions.UID != "uid-raced":
 		t.Errorf("deleted again without the pod's UID as precondition: %+v", got.Preconditions)
 	}
 	if r := rep.Pods[0]; r.TerminatedBy != ByOtherAfterPlan || r.Grace != 103 {
@@ -98,10 +58,34 @@ func TestDrainShortensADeletionItsEvictionRaced(t *testing.T) {
 // the fix no DELETE was sent.)
 func TestDrainShortensAnEvictionAcceptedLate(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	clk := clocktesting.NewFakeClock(start)
 	pod := runningPod("slow-answer")
 	own := int64(600)
 	pod.Spec.TerminationGracePeriodSeconds = &own
+	rep, got := drainAcceptedEviction(t, pod, start, func(g int64, clk *clocktesting.FakeClock, p *corev1.Pod) {
+		clk.Step(4 * time.Second) // accepted 4 s after it was sent
+		at := metav1.NewTime(clk.Now().Add(time.Duration(g) * time.Second))
+		p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &at, &g
+	})
+	// 103 s asked at start, accepted at +4 s: ends at +107 s, past +103 s.
+	if got == nil || got.GracePeriodSeconds == nil || *got.GracePeriodSeconds != 99 {
+		t.Fatalf("deletion accepted 4 s late: deleted again with %+v, want grace 99s (to end at deadline − margin − kill slack)", got)
+	}
+	if r := rep.Pods[0]; r.TerminatedBy != ByDrain || r.Grace != 99 {
+		t.Errorf("report: by %q, grace %d (%s); want by the drain, grace 99", r.TerminatedBy, r.Grace, r.Reason)
+	}
+}
+
+// drainAcceptedEviction drains node "n" holding pod on a fake clock from
+// start (a 120 s notice) and a fake clientset whose every eviction is
+// accepted; accepted(g, clk, p) then turns a copy of the pod into what the
+// API left (its deletion timestamp and grace, the clock moved on; g is the
+// grace the eviction asked), written once the drain's watch is in place (a
+// reactor must not wait for it: the fake holds its lock while reactors
+// run). It returns the report and the first DELETE the drain sent (nil if
+// none within 10 s; the pod then goes anyway, as a kubelet would).
+func drainAcceptedEviction(t *testing.T, pod *corev1.Pod, start time.Time, accepted func(g int64, clk *clocktesting.FakeClock, p *corev1.Pod)) (*Report, *metav1.DeleteOptions) {
+	t.Helper()
+	clk := clocktesting.NewFakeClock(start)
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}, pod)
 	pods := corev1.SchemeGroupVersion.WithResource("pods")
 	watching := make(chan struct{})
@@ -117,14 +101,12 @@ func TestDrainShortensAnEvictionAcceptedLate(t *testing.T) {
 		g := *a.(k8stesting.CreateActionImpl).GetObject().(*policyv1.Eviction).DeleteOptions.GracePeriodSeconds
 		go func() {
 			<-watching
-			// Accepted 4 s after it was sent; the reactor answers, then
-			// the clock and the pod move on (stepping it here would race
-			// the drain's reading of the answer).
-			clk.Step(4 * time.Second)
 			p := pod.DeepCopy()
-			at := metav1.NewTime(clk.Now().Add(time.Duration(g) * time.Second))
-			p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &at, &g
-			updateWhenWatched(t, client, watching, p)
+			accepted(g, clk, p)
+			_, _ = client.CoreV1().Nodes().Get(context.Background(), "n", metav1.GetOptions{}) // the watch is registered
+			if err := client.Tracker().Update(pods, p, p.Namespace); err != nil {
+				t.Error(err)
+			}
 		}()
 		return true, nil, nil
 	})
@@ -136,13 +118,15 @@ func TestDrainShortensAnEvictionAcceptedLate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var got *metav1.DeleteOptions
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		select {
 		case o := <-deleted:
 			got = &o
 		case <-time.After(10 * time.Second):
 		}
-		_ = client.Tracker().Delete(pods, "ns", pod.Name)
+		_ = client.Tracker().Delete(pods, pod.Namespace, pod.Name) // the kubelet's part
 	}()
 	d, err := New(client, DefaultPolicy(), clk, nil)
 	if err != nil {
@@ -152,22 +136,6 @@ func TestDrainShortensAnEvictionAcceptedLate(t *testing.T) {
 	if err != nil || !rep.Empty {
 		t.Fatalf("drain: %v (%s)", err, rep.Summary())
 	}
-	// 103 s asked at start, accepted at +4 s: ends at +107 s, past +103 s.
-	if got == nil || got.GracePeriodSeconds == nil || *got.GracePeriodSeconds != 99 {
-		t.Fatalf("deletion accepted 4 s late: deleted again with %+v, want grace 99s (to end at deadline − margin − kill slack)", got)
-	}
-	if r := rep.Pods[0]; r.TerminatedBy != ByDrain || r.Grace != 99 {
-		t.Errorf("report: by %q, grace %d (%s); want by the drain, grace 99", r.TerminatedBy, r.Grace, r.Reason)
-	}
-}
-
-// updateWhenWatched writes p to the fake once the drain's pod watch is in
-// place (the fake's watch starts from "now"; a reactor must not wait for
-// it: the fake holds its lock while reactors run).
-func updateWhenWatched(t *testing.T, client *fake.Clientset, watching <-chan struct{}, p *corev1.Pod) {
-	<-watching
-	_, _ = client.CoreV1().Nodes().Get(context.Background(), "n", metav1.GetOptions{}) // the watch is registered
-	if err := client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), p, p.Namespace); err != nil {
-		t.Error(err)
-	}
+	<-done
+	return rep, got
 }
