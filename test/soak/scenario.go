@@ -3,7 +3,6 @@ package soak
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 )
 
@@ -317,92 +316,3 @@ func drawProcFaults(r *rand.Rand) []ProcFault {
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
-
-// String describes the scenario in full, one clause a dimension.
-func (s Scenario) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s (seed %d): mode %s, signal %s", s.ID(), s.Seed, s.Mode, s.Signal)
-	if s.StateName != "" {
-		fmt.Fprintf(&b, " (%s)", s.StateName)
-	}
-	fmt.Fprintf(&b, ", notice +%v", s.Jitter.Round(time.Millisecond))
-	w := s.Workload
-	for _, d := range w.Deployments {
-		fmt.Fprintf(&b, "; deployment %d×grace %ds pdb %s", d.Replicas, d.Grace, d.PDB)
-		if d.Priority != "" {
-			fmt.Fprintf(&b, " priority %s", d.Priority)
-		}
-	}
-	fmt.Fprintf(&b, "; bare %d, statefulset %d, daemonset %v, late %d, deleted by others %d, room elsewhere %v",
-		w.BarePods, w.StatefulSet, w.DaemonSet, w.LatePods, w.Deleted, w.Room)
-	q := s.Queue
-	if q.Duplicates > 0 || q.OutOfOrder || q.RebalanceAfter {
-		fmt.Fprintf(&b, "; queue: %d duplicates, out-of-order %v, rebalance after %v", q.Duplicates, q.OutOfOrder, q.RebalanceAfter)
-	}
-	for _, f := range s.API {
-		fmt.Fprintf(&b, "; API %s", f.Kind)
-		if f.Times > 0 {
-			fmt.Fprintf(&b, " ×%d after the cordon", f.Times)
-		} else {
-			fmt.Fprintf(&b, " at +%v for %v", f.At.Round(time.Millisecond), f.For.Round(time.Millisecond))
-		}
-	}
-	for _, f := range s.IMDS {
-		fmt.Fprintf(&b, "; IMDS %s at %+v for %v", f.Kind, f.At.Round(time.Millisecond), f.For.Round(time.Millisecond))
-	}
-	for _, f := range s.Proc {
-		if f.Kind == "kill" {
-			fmt.Fprintf(&b, "; agent SIGKILL at +%v, restart %v later", f.At.Round(time.Millisecond), f.Restart.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(&b, "; agent SIGSTOP at +%v for %v", f.At.Round(time.Millisecond), f.For)
-		}
-	}
-	return b.String()
-}
-
-// WaveFaults are a wave's faults of the long-lived controllers and their
-// queue, shared by every node of the wave in mode controller or both.
-type WaveFaults struct {
-	Controller string        // none, leader-kill, lease-hang, burst-503, sqs-pause
-	At         time.Duration // after the wave's start
-	For        time.Duration // lease-hang, burst-503, sqs-pause: how long; leader-kill: restart after
-	Foreign    bool          // another cluster's instance gets a terminate lifecycle action on the queue
-}
-
-// waveDraw is the node index of a wave's own draw.
-const waveDraw = 1 << 19
-
-// DrawWave draws wave's controller faults from seed.
-func DrawWave(seed uint64, wave int, lim Limits) WaveFaults {
-	r := Rand(seed, wave, waveDraw)
-	w := WaveFaults{Controller: "none"}
-	if !lim.Faults {
-		return w
-	}
-	w.Foreign = r.IntN(3) == 0
-	w.Controller = pick(r, []string{"none", "leader-kill", "lease-hang", "burst-503", "sqs-pause"})
-	w.At = time.Duration(2000+r.IntN(28000)) * time.Millisecond
-	switch w.Controller {
-	case "leader-kill":
-		w.For = time.Duration(1000+r.IntN(2000)) * time.Millisecond
-	case "lease-hang":
-		w.For = 16 * time.Second // past the 10 s renew deadline and a 2 s retry: the leader steps down
-	case "burst-503":
-		w.For = 5 * time.Second
-	case "sqs-pause":
-		w.For = time.Duration(5000+r.IntN(25000)) * time.Millisecond
-	}
-	return w
-}
-
-// String describes the wave's draw.
-func (w WaveFaults) String() string {
-	s := "controllers: " + w.Controller
-	if w.Controller != "none" {
-		s += fmt.Sprintf(" at +%v for %v", w.At.Round(time.Millisecond), w.For.Round(time.Millisecond))
-	}
-	if w.Foreign {
-		s += "; another cluster's instance gets a terminate lifecycle action"
-	}
-	return s
-}
