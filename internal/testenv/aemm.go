@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,17 +31,27 @@ func StartAEMM(tb testing.TB, args ...string) *AEMM {
 }
 
 // StartAEMMProcess starts AEMM on a free loopback port with args and returns
-// once it answers HTTP. Its HOME is a temp folder, since it writes its
-// config there.
+// once it answers HTTP itself (its log shows the request: another process
+// that took the port between its choice and AEMM's bind would answer too).
+// Its HOME is a temp folder, since it writes its config there.
 func StartAEMMProcess(args ...string) (*AEMM, error) {
 	bin, err := Binary("ec2-metadata-mock", AEMMVersion)
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	var a *AEMM
+	err = onFreePort(func(port int) (bool, error) {
+		a, err = startAEMMOn(bin, port, args)
+		return a == nil && errors.Is(err, errPortLost), err
+	})
+	return a, err
+}
+
+// errPortLost marks a child that exited because its port was taken.
+var errPortLost = errors.New("the port was taken before the child could bind it")
+
+// startAEMMOn starts AEMM on port and waits until it answers.
+func startAEMMOn(bin string, port int, args []string) (*AEMM, error) {
 	dir, err := os.MkdirTemp("", "spot-handler-aemm-")
 	if err != nil {
 		return nil, fmt.Errorf("creating AEMM folder: %w", err)
@@ -58,10 +69,16 @@ func StartAEMMProcess(args ...string) (*AEMM, error) {
 			return err
 		}
 		resp.Body.Close()
+		if !proc.logShows("Received request") {
+			return errors.New("answered, but not by this AEMM (its log shows no request)")
+		}
 		return nil
 	})
 	if err != nil {
 		e := proc.failure("starting AEMM", err)
+		if proc.lostPort() {
+			e = fmt.Errorf("%w: %w", errPortLost, e)
+		}
 		a.Stop()
 		return nil, e
 	}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -46,15 +47,22 @@ func MotoAvailable() error {
 }
 
 // StartMotoProcess starts moto_server on a free loopback port and returns
-// once it answers. Stop it with Stop.
+// once it answers itself (its log shows the request). Stop it with Stop.
 func StartMotoProcess() (*Moto, error) {
 	if err := MotoAvailable(); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	var m *Moto
+	err := onFreePort(func(port int) (bool, error) {
+		var err error
+		m, err = startMotoOn(port)
+		return m == nil && errors.Is(err, errPortLost), err
+	})
+	return m, err
+}
+
+// startMotoOn starts moto_server on port and waits until it answers.
+func startMotoOn(port int) (*Moto, error) {
 	dir, err := os.MkdirTemp("", "spot-handler-moto-")
 	if err != nil {
 		return nil, fmt.Errorf("creating moto folder: %w", err)
@@ -71,8 +79,20 @@ func StartMotoProcess() (*Moto, error) {
 		return nil, err
 	}
 	m := &Moto{URL: "http://127.0.0.1:" + itoa(port), proc: proc, dir: dir}
-	if err := waitFor(proc, 60*time.Second, m.reset); err != nil {
+	err = waitFor(proc, 60*time.Second, func() error {
+		if err := m.reset(); err != nil {
+			return err
+		}
+		if !proc.logShows("/moto-api/reset") {
+			return errors.New("answered, but not by this moto (its log shows no request)")
+		}
+		return nil
+	})
+	if err != nil {
 		e := proc.failure("starting moto", err)
+		if proc.lostPort() {
+			e = fmt.Errorf("%w: %w", errPortLost, e)
+		}
 		m.Stop()
 		return nil, e
 	}

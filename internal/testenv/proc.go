@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -75,6 +76,41 @@ func (p *process) failure(what string, err error) error {
 		state = fmt.Sprintf("exited: %v", p.err)
 	}
 	return fmt.Errorf("%s: %s did not become ready (%s): %w\n--- last lines of %s ---\n%s", what, p.name, state, err, p.logPath, p.logTail(25))
+}
+
+// logShows reports whether the process's log holds s: how a readiness check
+// tells that this child answered, and not another process that took the port.
+func (p *process) logShows(s string) bool {
+	b, err := os.ReadFile(p.logPath)
+	return err == nil && strings.Contains(string(b), s)
+}
+
+// lostPort reports whether p exited because its port was taken.
+func (p *process) lostPort() bool {
+	if !p.exited() {
+		return false
+	}
+	b, _ := os.ReadFile(p.logPath)
+	return strings.Contains(strings.ToLower(string(b)), "address already in use")
+}
+
+// onFreePort calls try with a free loopback port, and again with a new one
+// (three tries in all) when try reports that its child lost the port: the
+// port is free when freePort returns, but a concurrent test can bind it
+// before the child does.
+func onFreePort(try func(port int) (lost bool, err error)) error {
+	var err error
+	for range 3 {
+		port, perr := freePort()
+		if perr != nil {
+			return perr
+		}
+		var lost bool
+		if lost, err = try(port); !lost {
+			return err
+		}
+	}
+	return err
 }
 
 // freePort returns a TCP port free on 127.0.0.1 at the time of the call.
