@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -289,7 +290,7 @@ func (d *promDuration) String() string { return model.Duration(*d).String() }
 func (d *promDuration) Set(s string) error {
 	v, err := model.ParseDuration(s)
 	if err != nil {
-		return err
+		return errors.New("want a duration like 30d, 2w or 12h")
 	}
 	*d = promDuration(v)
 	return nil

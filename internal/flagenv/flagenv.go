@@ -4,6 +4,10 @@
 // (--poll-interval → SPOT_HANDLER_POLL_INTERVAL). A flag on the command line
 // always wins over the environment.
 //
+// A value a flag refuses is reported with the flag, the value and what the
+// flag takes ("--poll-interval=\"5\": want a duration like 5s, ..."), not
+// the flag package's bare "parse error".
+//
 // Errors are one line and say what to do, so a main can print them and exit 2.
 package flagenv
 
@@ -30,11 +34,17 @@ func EnvName(prefix, name string) string {
 // help is asked for; parse errors are returned, never printed.
 func Parse(fs *flag.FlagSet, cmd, prefix string, args []string, getenv func(string) string, out io.Writer) error {
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
+	failed, restore := record(fs)
+	err := fs.Parse(args)
+	restore()
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(out)
 			fs.Usage()
 			return ErrHelp
+		}
+		if failed.name != "" {
+			return failed.describe(cmd)
 		}
 		return fmt.Errorf("%s: %v (run '%s --help' for the flags)", cmd, err, cmd)
 	}
@@ -43,7 +53,6 @@ func Parse(fs *flag.FlagSet, cmd, prefix string, args []string, getenv func(stri
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if err != nil || set[f.Name] {
 			return
@@ -54,7 +63,7 @@ func Parse(fs *flag.FlagSet, cmd, prefix string, args []string, getenv func(stri
 			return
 		}
 		if e := fs.Set(f.Name, v); e != nil {
-			err = fmt.Errorf("%s: environment variable %s=%q is not a valid --%s: %v", cmd, name, v, f.Name, e)
+			err = fmt.Errorf("%s: environment variable %s=%q is not a valid --%s: %s", cmd, name, v, f.Name, Want(f.Value, e))
 		}
 	})
 	return err
@@ -66,7 +75,7 @@ func Parse(fs *flag.FlagSet, cmd, prefix string, args []string, getenv func(stri
 func Usage(fs *flag.FlagSet, synopsis, description, prefix string) func() {
 	return func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n", synopsis, strings.TrimSpace(description))
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each can also be set by the environment variable shown\nin [$...]; a flag on the command line wins over its variable):\n", synopsis, strings.TrimSpace(description))
 		fs.VisitAll(func(f *flag.Flag) {
 			typ, usage := flag.UnquoteUsage(f)
 			fmt.Fprintf(w, "  --%s", f.Name)

@@ -14,6 +14,14 @@ func newSet() (*flag.FlagSet, *string, *time.Duration, *bool) {
 	s := fs.String("node-name", "", "the node")
 	d := fs.Duration("poll-interval", time.Second, "how often")
 	b := fs.Bool("dry-run", false, "plan only")
+	fs.Int("count", 1, "how many")
+	fs.Float64("qps", 1, "rate")
+	fs.Func("list", "a list", func(s string) error {
+		if s != "a" {
+			return errors.New("only a")
+		}
+		return nil
+	})
 	return fs, s, d, b
 }
 
@@ -33,6 +41,14 @@ func TestParse(t *testing.T) {
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "x: flag provided but not defined: -nope (run 'x --help' for the flags)"},
 		{name: "bad env", env: map[string]string{"SH_POLL_INTERVAL": "soon"}, wantErr: `environment variable SH_POLL_INTERVAL="soon" is not a valid --poll-interval`},
 		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "duration without unit", args: []string{"--poll-interval=5"}, wantErr: `x: --poll-interval="5": want a duration like 5s, 1m30s or 500ms (a unit is required)`},
+		{name: "bool word", args: []string{"--dry-run=yes"}, wantErr: `x: --dry-run="yes": want true or false`},
+		{name: "bad env bool", env: map[string]string{"SH_DRY_RUN": "yes"}, wantErr: `environment variable SH_DRY_RUN="yes" is not a valid --dry-run: want true or false`},
+		{name: "bad env duration", env: map[string]string{"SH_POLL_INTERVAL": "5"}, wantErr: `SH_POLL_INTERVAL="5" is not a valid --poll-interval: want a duration like 5s`},
+		{name: "int", args: []string{"--count=many"}, wantErr: `x: --count="many": want a whole number`},
+		{name: "int out of range", args: []string{"--count=99999999999999999999"}, wantErr: `want a whole number (out of range)`},
+		{name: "float", args: []string{"--qps=fast"}, wantErr: `x: --qps="fast": want a number like 2.5`},
+		{name: "custom value keeps its reason", args: []string{"--list=b"}, wantErr: `x: --list="b": only a`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +81,8 @@ func TestHelpListsEnv(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err = %v, want ErrHelp", err)
 	}
-	for _, want := range []string{"Usage: x [flags]", "--poll-interval duration", "(default 1s)", "[$SH_POLL_INTERVAL]", "[$SH_DRY_RUN]"} {
+	for _, want := range []string{"Usage: x [flags]", "--poll-interval duration", "(default 1s)", "[$SH_POLL_INTERVAL]", "[$SH_DRY_RUN]",
+		"a flag on the command line wins over its variable"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
