@@ -125,6 +125,9 @@ func New(cfg Config, d Deps) (*Controller, error) {
 	}
 	factory := informers.NewSharedInformerFactory(d.Kube, 0)
 	c.inf = factory.Core().V1().Nodes().Informer()
+	if err := c.inf.SetTransform(slimNode); err != nil { // slim.go
+		return nil, fmt.Errorf("slimming the node index: %w", err)
+	}
 	if err := c.inf.AddIndexers(cache.Indexers{providerIDIndex: indexByInstance}); err != nil {
 		return nil, fmt.Errorf("indexing nodes by providerID: %w", err)
 	}
