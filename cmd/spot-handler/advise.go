@@ -49,6 +49,8 @@ type adviseConfig struct {
 	countSet                  bool
 	maxInterruption           string
 	data, feedURL, cacheDir   string
+	feedDate                  string
+	feedDateAt                time.Time
 	offline                   bool
 	maxAge                    time.Duration
 	instanceTypes, spotPrices string
@@ -114,6 +116,7 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.IntVar(&c.count, "count", 10, fmt.Sprintf("how many types to choose, 1-%d (15 for --output karpenter unless set)", advisor.MaxCount))
 	fs.StringVar(&c.output, "output", advisor.FormatTable, "output: "+strings.Join(advisor.Formats, ", "))
 	fs.StringVar(&c.data, "data", "", "read the Spot Advisor feed from this file instead of fetching it")
+	fs.StringVar(&c.feedDate, "feed-date", "", "the day the --data copy was downloaded (2025-06-28 or RFC 3339): the feed carries no date, so without this\n(or a NAME.meta.json beside it, as the cache writes) its age is unknown")
 	fs.StringVar(&c.feedURL, "feed-url", advisor.DefaultFeedURL, "where to fetch the Spot Advisor feed")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "where fetched data is cached (default $XDG_CACHE_HOME/spot-handler)")
 	fs.BoolVar(&c.offline, "offline", false, "never fetch: use the cache or --data")
@@ -230,12 +233,30 @@ func (c *adviseConfig) check(io stdio) error {
 	if c.lookback <= 0 {
 		return usagef("spot-handler advise: --lookback must be positive")
 	}
+	if c.feedDate != "" {
+		if c.data == "" {
+			return usagef("spot-handler advise: --feed-date dates a --data file: pass --data FILE too (a fetched feed is dated by its fetch)")
+		}
+		at, err := parseFeedDate(c.feedDate)
+		if err != nil {
+			return usagef("spot-handler advise: --feed-date %q: want a date like 2025-06-28 or 2025-06-28T10:00:00Z", c.feedDate)
+		}
+		c.feedDateAt = at
+	}
 	if c.minSize < 0 || c.maxSize < c.minSize {
 		return usagef("spot-handler advise: --min-size %d, --max-size %d: want 0 ≤ min ≤ max", c.minSize, c.maxSize)
 	}
 	c.req = req
 	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones)}
 	return nil
+}
+
+// parseFeedDate reads --feed-date: a day (UTC midnight) or an RFC 3339 time.
+func parseFeedDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
 }
 
 // validCategory is what a Karpenter instance category looks like: the class

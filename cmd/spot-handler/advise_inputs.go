@@ -90,7 +90,15 @@ func (c *adviseConfig) recommend(ctx context.Context, io stdio, deps adviseDeps)
 
 func (c *adviseConfig) loadFeed(ctx context.Context, cacheDir string, deps adviseDeps, warn func(string)) (*advisor.Feed, error) {
 	if c.data != "" {
-		return advisor.LoadFeedFile(c.data)
+		f, err := advisor.LoadFeedFile(c.data)
+		if err != nil || c.feedDateAt.IsZero() {
+			return f, err
+		}
+		if c.feedDateAt.After(deps.clock.Now()) {
+			return nil, usagef("spot-handler advise: --feed-date %q is later than now: give the day the copy was downloaded", c.feedDate)
+		}
+		f.SetDate(c.feedDateAt, "--feed-date")
+		return f, nil
 	}
 	src := advisor.FeedSource{URL: c.feedURL, CacheDir: cacheDir, MaxAge: c.maxAge, Offline: c.offline, Clock: deps.clock}
 	return src.Load(ctx, warn)

@@ -52,15 +52,17 @@ func runAdviseTest(t *testing.T, deps adviseDeps, env map[string]string, args ..
 	return code, o.String(), e.String()
 }
 
-// datedFeed copies the fixture feed into a temp folder, modified a day
-// before adviseNow, so the age the output shows is fixed.
+// datedFeed copies the fixture feed into a temp folder with a .meta.json
+// dating it a day before adviseNow (as the cache writes it), so the age the
+// output shows is fixed; the file itself is modified now, which must not count.
 func datedFeed(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "feed.json")
 	if err := os.WriteFile(p, mustReadFile(t, smallFeed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chtimes(p, adviseNow.Add(-24*time.Hour), adviseNow.Add(-24*time.Hour)); err != nil {
+	meta := `{"fetched_at": "` + adviseNow.Add(-24*time.Hour).Format(time.RFC3339) + `"}`
+	if err := os.WriteFile(advisor.MetaFileFor(p), []byte(meta), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -72,7 +74,7 @@ func TestAdviseTable(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"Spot instance types for us-test-1 Linux, 4 vCPU, 16 GiB, amd64", "Spot Advisor data from " + feed + ", file modified 2026-02-28 12:00 UTC (24h old)",
+	for _, want := range []string{"Spot instance types for us-test-1 Linux, 4 vCPU, 16 GiB, amd64", "Spot Advisor data from " + feed + ", fetched 2026-02-28 12:00 UTC (24h old, dated by " + advisor.MetaFileFor(feed) + ")",
 		"1  m5.xlarge", "2  m5a.xlarge", "Set: 3 types, 3 families", "Specs: feed cores/ram_gb + family-name rule."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -145,7 +147,7 @@ func TestAdviseFetchesFeedAndCaches(t *testing.T) {
 	env := map[string]string{"XDG_CACHE_HOME": cache}
 	args := []string{"--feed-url", srv.URL + "/spot-advisor-data.json", "--region", "us-test-1", "--vcpus", "4"}
 	code, out, errOut := runAdviseTest(t, adviseDeps{}, env, args...)
-	if code != 0 || hits != 1 || !strings.Contains(out, "fetched 2026-03-01 12:00 UTC (under a minute old)") {
+	if code != 0 || hits != 1 || !strings.Contains(out, "fetched 2026-03-01 12:00 UTC (under a minute old, dated by the fetch)") {
 		t.Fatalf("exit %d, %d hits, stderr %q:\n%s", code, hits, errOut, out)
 	}
 	if _, err := os.Stat(filepath.Join(cache, "spot-handler", "spot-advisor-data.json")); err != nil {
@@ -154,7 +156,7 @@ func TestAdviseFetchesFeedAndCaches(t *testing.T) {
 	// Offline, two days later: the cache answers and the age shows.
 	deps := adviseDeps{clock: clocktesting.NewFakePassiveClock(adviseNow.Add(50 * time.Hour))}
 	code, out, _ = runAdviseTest(t, deps, env, append(args, "--offline")...)
-	if code != 0 || hits != 1 || !strings.Contains(out, "(cached), fetched 2026-03-01 12:00 UTC (2 days old)") {
+	if code != 0 || hits != 1 || !strings.Contains(out, "(cached), fetched 2026-03-01 12:00 UTC (2 days old") {
 		t.Fatalf("offline: exit %d, %d hits:\n%s", code, hits, out)
 	}
 	// Offline with an empty cache: the error names --data.

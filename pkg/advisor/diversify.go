@@ -3,6 +3,7 @@ package advisor
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"time"
 )
@@ -145,8 +146,9 @@ func diversityOf(set []Candidate, givenZones int) Diversity {
 	return d
 }
 
-// staleAfter is the data age past which every output warns.
-const staleAfter = 7 * 24 * time.Hour
+// StaleAfter is the data age past which every output warns. AWS refreshes
+// the feed often; a week-old copy may rank on buckets that have moved.
+const StaleAfter = 7 * 24 * time.Hour
 
 func warnings(r *Result, ranked []Candidate, o Options) []string {
 	var w []string
@@ -187,8 +189,13 @@ func warnings(r *Result, ranked []Candidate, o Options) []string {
 	if unpriced > 0 {
 		w = append(w, fmt.Sprintf("no cost for %s in the set: no price (the list-price table does not know them; pass --spot-prices or --aws) or no memory left for pods", plural(unpriced, "type")))
 	}
-	if r.Data.Age > staleAfter {
-		w = append(w, fmt.Sprintf("the Spot Advisor data is %s old: refresh it (drop --data, or delete the cache)", humanAge(r.Data.Age)))
+	switch {
+	case r.Data.FetchedAt.IsZero():
+		w = append(w, fmt.Sprintf("the Spot Advisor data from %s carries no date (the feed has none, and no %s came with it), so its age is unknown: pass --feed-date YYYY-MM-DD, the day the copy was downloaded, or drop --data to fetch it",
+			r.Data.Feed, filepath.Base(MetaFileFor(r.Data.Feed))))
+	case r.Data.Age > StaleAfter:
+		w = append(w, fmt.Sprintf("the Spot Advisor data is %s old (fetched %s, dated by %s), over the %s after which it is stale: fetch it again (drop --data and --offline)",
+			humanAge(r.Data.Age), r.Data.FetchedAt.Format("2006-01-02"), r.Data.DateSource, humanAge(StaleAfter)))
 	}
 	return w
 }

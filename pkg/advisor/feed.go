@@ -31,13 +31,18 @@ type Feed struct {
 	// Ranges are the interruption buckets, ordered by Index from 0 (least
 	// frequent) up.
 	Ranges []Bucket `json:"ranges"`
-	// FetchedAt is when the data was fetched (the feed carries no time of
-	// its own); zero when unknown.
+	// FetchedAt is when this copy of the data was taken from AWS; zero when
+	// unknown. The feed carries no time of its own (no field of the
+	// document dates it), so the date comes with the copy: the time of a
+	// fetch, the cache's or a --data file's .meta.json, or --feed-date. A
+	// file's modification time is never used: copying or touching a year-old
+	// download would make it read as new.
 	FetchedAt time.Time `json:"-"`
+	// DateSource says how FetchedAt is known ("the fetch", the
+	// .meta.json file, "--feed-date"); "" when it is not.
+	DateSource string `json:"-"`
 	// Source says where the data came from (a URL or a file).
 	Source string `json:"-"`
-	// FromFile is true when FetchedAt is a file's modification time.
-	FromFile bool `json:"-"`
 
 	// raw maps region → its undecoded spot_advisor entry; decoded caches
 	// region → OS → type → advice.
@@ -275,4 +280,10 @@ func labelUpper(b Bucket) float64 {
 		return v
 	}
 	return float64(b.Max)
+}
+
+// SetDate dates the data: t is when the copy was taken from AWS and source
+// says how that is known (for the outputs' "dated by").
+func (f *Feed) SetDate(t time.Time, source string) {
+	f.FetchedAt, f.DateSource = t.UTC(), source
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -104,7 +105,7 @@ func (s FeedSource) fetch(ctx context.Context, cached *Feed, meta feedMeta, warn
 	switch {
 	case resp.StatusCode == http.StatusNotModified && cached != nil:
 		meta.FetchedAt = now
-		cached.FetchedAt = now
+		cached.SetDate(now, "the fetch")
 		if err := s.writeMeta(meta); err != nil {
 			warn(fmt.Sprintf("updating the feed cache in %s: %v", s.CacheDir, err))
 		}
@@ -123,7 +124,8 @@ func (s FeedSource) fetch(ctx context.Context, cached *Feed, meta feedMeta, warn
 	if err != nil {
 		return nil, err
 	}
-	f.FetchedAt, f.Source = now, s.URL
+	f.Source = s.URL
+	f.SetDate(now, "the fetch")
 	if s.CacheDir != "" {
 		// A cache that cannot be written costs the next run a fetch; it
 		// does not fail this one.
@@ -154,7 +156,8 @@ func (s FeedSource) readCache() (*Feed, feedMeta, error) {
 	if err != nil {
 		return nil, meta, err
 	}
-	f.FetchedAt, f.Source = meta.FetchedAt, meta.URL+" (cached)"
+	f.Source = meta.URL + " (cached)"
+	f.SetDate(meta.FetchedAt, "the cache's "+feedMetaFile)
 	return f, meta, nil
 }
 
@@ -195,8 +198,12 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// LoadFeedFile reads the feed from a file (--data). The data's time is the
-// file's modification time, the best there is: the feed has none of its own.
+// LoadFeedFile reads the feed from a file (--data). The feed carries no date
+// of its own, so the file is dated by the metadata file the cache writes
+// beside its copy, NAME.meta.json for NAME.json, when there is one (copy
+// both, or pass --data to the cache's file); otherwise its date is unknown
+// and the caller may set it (--feed-date). The file's modification time is
+// not a date of the data.
 func LoadFeedFile(path string) (*Feed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -206,9 +213,25 @@ func LoadFeedFile(path string) (*Feed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if st, err := os.Stat(path); err == nil {
-		f.FetchedAt = st.ModTime().UTC()
+	f.Source = path
+	metaPath := MetaFileFor(path)
+	mb, err := os.ReadFile(metaPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("reading the Spot Advisor data's date: %w", err)
+	default:
+		var meta feedMeta
+		if err := json.Unmarshal(mb, &meta); err != nil || meta.FetchedAt.IsZero() {
+			return nil, fmt.Errorf("%s: want {\"fetched_at\": \"2006-01-02T15:04:05Z\"} dating %s: %v", metaPath, filepath.Base(path), err)
+		}
+		f.SetDate(meta.FetchedAt, metaPath)
 	}
-	f.Source, f.FromFile = path, true
 	return f, nil
+}
+
+// MetaFileFor names the metadata file that dates a feed file: NAME.meta.json
+// beside NAME.json (the cache's pair: spot-advisor-data.meta.json).
+func MetaFileFor(path string) string {
+	return strings.TrimSuffix(path, ".json") + ".meta.json"
 }

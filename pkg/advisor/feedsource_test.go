@@ -139,7 +139,7 @@ func TestFeedSourceRejectsBadBody(t *testing.T) {
 
 func TestLoadFeedFile(t *testing.T) {
 	f, err := LoadFeedFile(filepath.Join("testdata", "feed-small.json"))
-	if err != nil || !f.FromFile || f.FetchedAt.IsZero() {
+	if err != nil || f.Source == "" || !f.FetchedAt.IsZero() {
 		t.Fatalf("LoadFeedFile = %+v, %v", f, err)
 	}
 	if _, err := LoadFeedFile("testdata/missing.json"); err == nil || !strings.Contains(err.Error(), "reading the Spot Advisor data") {

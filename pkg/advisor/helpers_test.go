@@ -56,7 +56,8 @@ func smallFeed(tb testing.TB) *Feed {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.FetchedAt, f.Source = testNow.Add(-24*time.Hour), "testdata/feed-small.json"
+	f.Source = "testdata/feed-small.json"
+	f.SetDate(testNow.Add(-24*time.Hour), "testdata/feed-small.meta.json")
 	return f
 }
 

@@ -196,7 +196,7 @@ func Recommend(f *Feed, m *Matched, req Requirements, ev Evidence, data DataInfo
 	}
 	set := Diversify(ranked, req.Count)
 	if !f.FetchedAt.IsZero() {
-		data.FetchedAt, data.FromFile = f.FetchedAt, f.FromFile
+		data.FetchedAt, data.DateSource = f.FetchedAt, f.DateSource
 		data.Age = o.Now.Sub(f.FetchedAt)
 	}
 	if data.Feed == "" {

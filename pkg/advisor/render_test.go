@@ -82,7 +82,7 @@ func TestGoldenOutputs(t *testing.T) {
 					t.Errorf("output is not a YAML object with a kind: %v", err)
 				}
 			}
-			if !strings.Contains(buf.String(), "2026-02-28 12:00 UTC (24h old)") && !strings.Contains(buf.String(), `"age": "24h"`) {
+			if !strings.Contains(buf.String(), "2026-02-28 12:00 UTC (24h old") && !strings.Contains(buf.String(), `"age": "24h"`) {
 				t.Errorf("output does not show the data's age:\n%s", buf.String())
 			}
 		})

@@ -37,12 +37,13 @@ type Result struct {
 type DataInfo struct {
 	// Feed is the Spot Advisor data's URL or file.
 	Feed string `json:"feed"`
-	// FetchedAt is when the feed was fetched (a file's modification time);
-	// zero when unknown. Age is GeneratedAt − FetchedAt.
-	FetchedAt time.Time     `json:"fetchedAt"`
+	// FetchedAt is when the data was taken from AWS (Feed.FetchedAt);
+	// zero, and left out of the JSON, when unknown. Age is GeneratedAt −
+	// FetchedAt.
+	FetchedAt time.Time     `json:"fetchedAt,omitzero"`
 	Age       time.Duration `json:"-"`
-	// FromFile is true when FetchedAt is the --data file's modification time.
-	FromFile bool `json:"fromFile,omitempty"`
+	// DateSource says how FetchedAt is known (Feed.DateSource).
+	DateSource string `json:"dateSource"`
 	// Specs names the source of instance specs.
 	Specs string `json:"specs"`
 	// ListPrices names the On-Demand list prices and their date; the
@@ -102,18 +103,14 @@ func (r *Result) Families() []string {
 // ageLine is the one line about the data every output carries.
 func (r *Result) ageLine() string {
 	if r.Data.FetchedAt.IsZero() {
-		return fmt.Sprintf("Spot Advisor data from %s (fetch time unknown)", r.Data.Feed)
-	}
-	verb := "fetched"
-	if r.Data.FromFile {
-		verb = "file modified"
+		return fmt.Sprintf("Spot Advisor data from %s, date unknown (the feed carries none)", r.Data.Feed)
 	}
 	age := humanAge(r.Data.Age) + " old"
 	if r.Data.Age < 0 {
 		age = "later than now: check the clock"
 	}
-	return fmt.Sprintf("Spot Advisor data from %s, %s %s (%s)", r.Data.Feed, verb,
-		r.Data.FetchedAt.UTC().Format("2006-01-02 15:04 MST"), age)
+	return fmt.Sprintf("Spot Advisor data from %s, fetched %s (%s, dated by %s)", r.Data.Feed,
+		r.Data.FetchedAt.UTC().Format("2006-01-02 15:04 MST"), age, r.Data.DateSource)
 }
 
 // header is the comment block on top of the YAML outputs.
