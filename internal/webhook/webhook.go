@@ -3,7 +3,9 @@
 // and the controller alike. The body is a Go text/template over Data
 // (Slack-compatible by default). A post never blocks or fails a drain: it
 // runs in the background, bounded by Timeout, and its failure is logged
-// (never the URL, which may hold a token) and counted.
+// (never the URL, which may hold a token) and counted. NewClient adds the
+// operator's headers (--webhook-header) and proxy (--webhook-proxy, else
+// HTTPS_PROXY/HTTP_PROXY/NO_PROXY).
 package webhook
 
 import (
@@ -76,7 +78,8 @@ type Config struct {
 	URL string
 	// Template is the body's Go text/template; "" = DefaultTemplate.
 	Template string
-	// Client posts; nil = a client with Timeout.
+	// Client posts; nil = a client with Timeout (NewClient adds headers
+	// and a proxy).
 	Client *http.Client
 	// Posts counts posts by outcome (OutcomeOK, OutcomeError); one label.
 	Posts *prometheus.CounterVec
