@@ -85,7 +85,7 @@ func (d *Drainer) mark(n *corev1.Node, req Request, taintOnly bool) ([]patchOp, 
 	if taintOnly {
 		effect = corev1.TaintEffectPreferNoSchedule
 	}
-	req.recorder = d.self
+	req.recorder, req.Source = d.self, req.source()
 	return markPatch(n, req, d.policy, effect, taintOnly, d.clock.Now())
 }
 

@@ -38,6 +38,15 @@ func SourceOf(n NodeNotice) string {
 	return SourceIMDS
 }
 
+// source returns req.Source, or when it is empty the source its notice ID
+// names, as for a record (SourceOf).
+func (req Request) source() string {
+	if req.Source != "" {
+		return req.Source
+	}
+	return SourceOf(NodeNotice{ID: req.NoticeID})
+}
+
 // legacyID reports whether id is prefix followed by more.
 func legacyID(id, prefix string) bool { return len(id) > len(prefix) && strings.HasPrefix(id, prefix) }
 

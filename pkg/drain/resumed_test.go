@@ -65,14 +65,23 @@ func TestRecorderIDIsPerDrainer(t *testing.T) {
 // own Cordon is not resumed (the agent and the controller cordon first);
 // a second Drain of the notice by the same Drainer, and a Drain by a new
 // Drainer of the same pod (a restarted agent), are; after Uncordon the
-// notice starts afresh.
+// notice starts afresh. The same holds for a request that names no source
+// but a queue's notice ID: it is the controller's, as the record it writes.
 func TestDrainResumedOnlyWhenStartedBefore(t *testing.T) {
-	const node = "drain-resumed"
+	for _, c := range []struct{ node, id, source string }{
+		{"drain-resumed", "resumed-1", SourceIMDS},
+		{"drain-resumed-queue-id", "queue/LifecycleAction/i-1", SourceQueue},
+	} {
+		t.Run(c.id, func(t *testing.T) { drainResumedOnlyWhenStartedBefore(t, c.node, c.id, c.source) })
+	}
+}
+
+func drainResumedOnlyWhenStartedBefore(t *testing.T, node, id, source string) {
 	p, _ := nodeTest(t, node, workload{name: "web", replicas: 3, grace: 1})
 	ctx := context.Background()
 	samePod := func(pol *Policy) { pol.SelfNamespace, pol.SelfName = "kube-system", "spot-handler-"+node }
 	first := newDrainer(t, p, samePod)
-	req := Request{Node: node, Kind: "SpotInterruption", Action: "terminate", NoticeID: "resumed-1", Deadline: time.Now().Add(2 * time.Minute)}
+	req := Request{Node: node, Kind: "SpotInterruption", Action: "terminate", NoticeID: id, Deadline: time.Now().Add(2 * time.Minute)}
 	drainOnce := func(who string, d *Drainer, want bool) {
 		t.Helper()
 		if rep := drainToEmpty(t, p, d, req); rep.Resumed != want {
@@ -82,13 +91,16 @@ func TestDrainResumedOnlyWhenStartedBefore(t *testing.T) {
 	if err := first.Cordon(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if rec, _ := parseNotice(getNode(t, p, node)); rec == nil || rec.By != first.self {
-		t.Fatalf("notice recorded by %+v, want %q", rec, first.self)
+	if rec, _ := parseNotice(getNode(t, p, node)); rec == nil || rec.By != first.self || len(rec.Others) != 0 {
+		t.Fatalf("notice recorded as %+v, want one notice by %q", rec, first.self)
 	}
 	drainOnce("drain after the caller's cordon", first, false)
 	drainOnce("the same drainer's second drain", first, true)
 	drainOnce("a restarted agent in the same pod", newDrainer(t, p, samePod), true)
-	if _, err := first.Uncordon(ctx, node, SourceIMDS); err != nil {
+	if rec, _ := parseNotice(getNode(t, p, node)); rec == nil || len(rec.Others) != 0 {
+		t.Errorf("after three drains the record is %+v, want one notice", rec)
+	}
+	if _, err := first.Uncordon(ctx, node, source); err != nil {
 		t.Fatal(err)
 	}
 	drainOnce("after uncordon", first, false)

@@ -39,6 +39,7 @@ var ErrDeadline = errors.New("deadline minus margin reached")
 // ended with pods still on the node, or the node could not be cordoned or
 // its pods listed before time was up; it is then Report.Err too.
 func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
+	req.Source = req.source()
 	started := d.clock.Now()
 	rep := &Report{Node: req.Node, Kind: req.Kind, Deadline: req.Deadline, Margin: d.policy.Margin, Started: started}
 	fail := func(err error) (*Report, error) {

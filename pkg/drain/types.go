@@ -47,8 +47,10 @@ type Request struct {
 	// Nil: Drain returns at the first moment the node is empty.
 	OnEmpty func(*Report)
 	// Source is the source that holds the notice (SourceIMDS, SourceQueue
-	// or SourceRehearsal), recorded in NodeNotice.Source; "" is taken for
-	// the agent's.
+	// or SourceRehearsal), recorded in NodeNotice.Source; "" is told by
+	// NoticeID, as SourceOf tells a record's (the agent's, unless the ID is
+	// a queue's or a rehearsal's), so a request and the record it writes
+	// always name the same side.
 	Source string
 	// Gate, if not nil, is the caller's worker, held when Drain is called:
 	// Drain gives it back (Release) once its evictions are planned and
