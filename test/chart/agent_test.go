@@ -154,5 +154,7 @@ func TestValuesMapOntoAgentFlags(t *testing.T) {
 	flags := agentHelpFlags(t)
 	def := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", nil), "DaemonSet")))
 	all := renderedArgs(t, fromUnstructured[appsv1.DaemonSet](t, one(t, render(t, "spot", allFeatures(t)), "DaemonSet")))
-	checkValuesMapOntoFlags(t, "agent", flags, all, def, notFromValues)
+	// The listen addresses differ from the agent's on purpose: with hostNetwork
+	// the chart binds the pod's IP and loopback, not every interface of the node.
+	checkValuesMapOntoFlags(t, "agent", flags, all, def, notFromValues, "metrics-addr", "probe-addr")
 }

@@ -103,9 +103,10 @@ type alertTests struct {
 	} `json:"tests"`
 }
 
-// agentAlerts render in every mode (they watch the agent's job, which has no
-// targets in controller mode); controllerAlerts only where the controller
-// is installed (mode controller or both).
+// agentAlerts render where the agent is installed (mode daemonset or both;
+// SpotHandlerWebhookFailing, which watches both jobs, in every mode);
+// controllerAlerts only where the controller is installed (mode controller
+// or both).
 var (
 	agentAlerts = []string{
 		"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerDrainMissedDeadline", "SpotHandlerIMDSUnreachable",
@@ -147,7 +148,7 @@ func TestAlertsFollowMode(t *testing.T) {
 	}{
 		{nil, sorted(append([]string(nil), agentAlerts...))},
 		{bothModes, wantAlerts},
-		{append([]string{"mode=controller"}, bothModes[1:]...), wantAlerts},
+		{append([]string{"mode=controller"}, bothModes[1:]...), sorted(append([]string{"SpotHandlerWebhookFailing"}, controllerAlerts...))},
 	} {
 		if got := alertNames(renderedRules(t, tc.sets...)); !slices.Equal(got, tc.want) {
 			t.Errorf("with %v: alerts %v, want %v", tc.sets, got, tc.want)

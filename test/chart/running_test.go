@@ -69,12 +69,13 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "terminate", "-t", deadline, "-d", "10", "--rebalance-delay-sec", "100000")
 	kubeconfig := serviceAccountKubeconfig(t, p, ns)
 	mp, pp := freeLoopbackPort(t), freeLoopbackPort(t)
-	// The chart's --metrics-addr=:PORT binds every interface; tests bind
-	// loopback only, so extraArgs (which come last and win) narrow them.
+	// The chart binds /metrics to [$(POD_IP)]:PORT and, with hostNetwork, the
+	// probes to 127.0.0.1:PORT; the pod IP given below is loopback, so the
+	// agent runs with the chart's own listen arguments.
 	objs := render(t, ns, nil, "agent.imdsEndpoint="+aemm.URL, fmt.Sprintf("agent.metricsPort=%d", mp), fmt.Sprintf("agent.probePort=%d", pp),
-		fmt.Sprintf("agent.extraArgs={--kubeconfig=%s,--metrics-addr=127.0.0.1:%d,--probe-addr=127.0.0.1:%d}", kubeconfig, mp, pp))
+		fmt.Sprintf("agent.extraArgs={--kubeconfig=%s}", kubeconfig))
 	c := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")).Spec.Template.Spec.Containers[0]
-	downward := map[string]string{"spec.nodeName": node.Name, "metadata.name": "spot-handler-test", "metadata.namespace": ns}
+	downward := map[string]string{"spec.nodeName": node.Name, "metadata.name": "spot-handler-test", "metadata.namespace": ns, "status.podIP": "127.0.0.1"}
 	env := []string{"HOME=" + t.TempDir()}
 	for _, e := range c.Env {
 		switch {
@@ -91,7 +92,7 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 		}
 	}
 	var logs strings.Builder
-	cmd := exec.Command(bin, c.Args...)
+	cmd := exec.Command(bin, expandVars(c.Args, env)...) // $(VAR) as the kubelet expands it
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
