@@ -12,38 +12,69 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ClaimAnnotation, on a node, names the drain that evicts its pods and
-// until when that claim lasts: "HOLDER UNTIL" (UNTIL in RFC 3339). A second
+// ClaimAnnotation, on a node, names the drain that evicts its pods, until
+// when that claim lasts and the deadline that drain works to: "HOLDER UNTIL
+// DEADLINE" (RFC 3339; DEADLINE absent in claims from before it). A second
 // drain of the node at the same time (two agents, or the agent and a queue
 // processor) sees a live claim by another holder and only watches the pods
 // go, so each pod is evicted once; if the claim is not renewed (its holder
-// died) it takes over. The holder is the agent's pod (Policy.SelfNamespace
-// and SelfName), so an agent restarted in the same pod resumes at once.
+// died) it takes over. A drain whose deadline is more than preemptLead
+// earlier than the holder's takes the claim at once: a Spot interruption
+// two minutes out is not left to a drain that works to a maintenance
+// window two weeks out and may wait on a PodDisruptionBudget for days. The
+// holder is the agent's pod (Policy.SelfNamespace and SelfName), so an
+// agent restarted in the same pod resumes at once.
 const ClaimAnnotation = "spot-handler.io/drainer"
 
 // claimTTL is how long a claim lasts unless renewed; it is renewed every
 // claimTTL/3.
 const claimTTL = 15 * time.Second
 
+// preemptLead is how much earlier a drain's deadline must be than the
+// claim holder's for it to take a live claim: enough that two handlers of
+// one interruption (the agent's IMDS notice and the controller's message,
+// seconds apart) never take it from each other.
+const preemptLead = time.Minute
+
 // claim is a parsed ClaimAnnotation.
 type claim struct {
-	holder string
-	until  time.Time
+	holder   string
+	until    time.Time
+	deadline time.Time // zero in a claim from before deadlines were recorded
 }
 
 func parseClaim(s string) (claim, bool) {
-	h, u, ok := strings.Cut(s, " ")
-	if !ok || h == "" {
+	f := strings.Fields(s)
+	if len(f) < 2 || len(f) > 3 {
 		return claim{}, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, u)
+	t, err := time.Parse(time.RFC3339Nano, f[1])
 	if err != nil {
 		return claim{}, false
 	}
-	return claim{holder: h, until: t}, true
+	c := claim{holder: f[0], until: t}
+	if len(f) == 3 {
+		if c.deadline, err = time.Parse(time.RFC3339Nano, f[2]); err != nil {
+			return claim{}, false
+		}
+	}
+	return c, true
 }
 
-func (c claim) String() string { return c.holder + " " + c.until.UTC().Format(time.RFC3339Nano) }
+func (c claim) String() string {
+	s := c.holder + " " + c.until.UTC().Format(time.RFC3339Nano)
+	if !c.deadline.IsZero() {
+		s += " " + c.deadline.UTC().Format(time.RFC3339Nano)
+	}
+	return s
+}
+
+// yields reports whether a live claim c gives way to a drain that must be
+// done by deadline: c's own deadline is known and more than preemptLead
+// later.
+func (c claim) yields(deadline time.Time) bool {
+	return !c.deadline.IsZero() && !deadline.IsZero() && deadline.Before(c.deadline.Add(-preemptLead))
+}
 
 // holderID names this Drainer in claims.
 func holderID(p Policy) string {
@@ -55,14 +86,15 @@ func holderID(p Policy) string {
 	return "drainer-" + hex.EncodeToString(b)
 }
 
-// claimPatch returns the ops that make holder the node's drainer until
-// now + claimTTL, and true; or nil and false while another holder's claim
-// is live. The ops are guarded: if someone else claims the node in
-// between, the patch fails and is built again from a fresh read.
-func claimPatch(n *corev1.Node, holder string, now time.Time) ([]patchOp, bool) {
+// claimPatch returns the ops that make holder, draining to deadline, the
+// node's drainer until now + claimTTL, and true; or nil and false while
+// another holder's claim is live and does not yield to deadline. The ops
+// are guarded: if someone else claims the node in between, the patch fails
+// and is built again from a fresh read.
+func claimPatch(n *corev1.Node, holder string, now, deadline time.Time) ([]patchOp, bool) {
 	path := "/metadata/annotations/" + pointer(ClaimAnnotation)
 	cur, has := n.Annotations[ClaimAnnotation]
-	if c, ok := parseClaim(cur); has && ok && c.holder != holder && now.Before(c.until) {
+	if c, ok := parseClaim(cur); has && ok && c.holder != holder && now.Before(c.until) && !c.yields(deadline) {
 		return nil, false
 	}
 	var guard patchOp
@@ -71,7 +103,7 @@ func claimPatch(n *corev1.Node, holder string, now time.Time) ([]patchOp, bool) 
 	} else {
 		guard = testOp(path, nil)
 	}
-	return []patchOp{guard, {Op: "add", Path: path, Value: claim{holder: holder, until: now.Add(claimTTL)}.String()}}, true
+	return []patchOp{guard, {Op: "add", Path: path, Value: claim{holder: holder, until: now.Add(claimTTL), deadline: deadline}.String()}}, true
 }
 
 // unclaimPatch removes holder's claim, if it is still holder's.
@@ -84,13 +116,14 @@ func unclaimPatch(n *corev1.Node, holder string) []patchOp {
 	return []patchOp{testOp(path, cur), {Op: "remove", Path: path}}
 }
 
-// tryClaim claims the node for this drain if no one else holds it; it
-// reports whether this drain holds it now.
-func (d *Drainer) tryClaim(ctx context.Context, node string) bool {
+// tryClaim claims the node for this drain, which works to deadline, if no
+// one else holds it or the holder's claim yields to deadline; it reports
+// whether this drain holds it now.
+func (d *Drainer) tryClaim(ctx context.Context, node string, deadline time.Time) bool {
 	mine := false
 	err := retryTransient(ctx, d.clock, func(ctx context.Context) error {
 		return patchNode(ctx, d.client, node, func(n *corev1.Node) ([]patchOp, error) {
-			ops, ok := claimPatch(n, d.holder, d.clock.Now())
+			ops, ok := claimPatch(n, d.holder, d.clock.Now(), deadline)
 			mine = ok
 			return ops, nil
 		})

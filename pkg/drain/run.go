@@ -88,7 +88,7 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	pods, held := d.orderByBudgets(endCtx, pods)
 	rep.Skipped = skipped
 	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism).gated(req.Gate), started: started, deadline: req.Deadline,
-		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}, owner: d.tryClaim(endCtx, req.Node)}
+		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}, owner: d.tryClaim(endCtx, req.Node, req.Deadline)}
 	if !r.owner {
 		rep.OtherDrainer = d.claimHolder(endCtx, req.Node)
 		d.log.Info("another drain of this node is evicting its pods; watching them go", zap.String("node", req.Node),
@@ -216,7 +216,7 @@ func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) 
 				break // fired as the node emptied: nothing to claim
 			}
 			was := r.owner
-			r.owner = r.d.tryClaim(ctx, r.node) || was
+			r.owner = r.d.tryClaim(ctx, r.node, r.deadline) || was
 			if r.owner && !was {
 				r.d.log.Info("the other drain of this node stopped renewing its claim; taking over", zap.String("node", r.node))
 				r.owned = true
