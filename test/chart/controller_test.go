@@ -29,6 +29,7 @@ func renderMode(t *testing.T, mode string, sets ...string) []*unstructured.Unstr
 // from a value, and why.
 var notFromControllerValues = map[string]string{
 	"kubeconfig":             "the controller runs with its in-cluster config",
+	"context":                "the in-cluster config has no contexts",
 	"leader-elect-namespace": "POD_NAMESPACE comes from the downward API",
 	"leader-elect-identity":  "POD_NAME comes from the downward API",
 	"webhook-url":            "the URL is read from the mounted Secret (--webhook-url-file), never put in the pod spec",
@@ -194,7 +195,8 @@ func TestControllerValuesMapOntoFlags(t *testing.T) {
 		return flagArgs(t, dep.Spec.Template.Spec.Containers[0].Args[1:])
 	}
 	all := args("controller.region=eu-west-1", "controller.endpointURL=https://vpce.example", "controller.asgNames={blue,green}",
-		"controller.webhook.secretName=hook", "controller.webhook.template=x")
+		"controller.webhook.secretName=hook", "controller.webhook.template=x", "controller.webhook.headers[0].name=X-Team",
+		"controller.webhook.headers[0].value=sre", "controller.webhook.headersSecretName=hook-headers", "controller.webhook.proxy=http://proxy:3128")
 	checkValuesMapOntoFlags(t, "controller", helpFlags(t, "controller"), all, args(), notFromControllerValues,
 		"queue-url", "cluster-name", "leader-elect-name") // the test's queue and cluster; the Lease named for the release
 }

@@ -43,10 +43,10 @@ func TestExtraEnvNeverShadowsAFlag(t *testing.T) {
 		name, env string
 		base      []string
 	}{
-		{"agent", "agent.extraEnv", []string{"webhook.secretName=hook", "webhook.template=x", "agent.imdsEndpoint=http://127.0.0.1:1338"}},
-		{"controller", "controller.extraEnv", []string{"mode=controller", "controller.queueURL=" + testQueueURL, testCluster,
+		{"agent", "agent.extraEnv", append(webhookExtras("webhook"), "webhook.template=x", "agent.imdsEndpoint=http://127.0.0.1:1338")},
+		{"controller", "controller.extraEnv", append(webhookExtras("controller.webhook"), "mode=controller", "controller.queueURL="+testQueueURL, testCluster,
 			"controller.region=eu-west-1", "controller.endpointURL=https://vpce.example", "controller.asgNames={blue,green}",
-			"controller.webhook.secretName=hook", "controller.webhook.template=x"}},
+			"controller.webhook.template=x")},
 	} {
 		objs := render(t, "spot", nil, c.base...)
 		var args []string
@@ -207,4 +207,62 @@ func expandVars(args, env []string) []string {
 		})
 	}
 	return out
+}
+
+// webhookExtras are the --set pairs of a webhook (webhook or
+// controller.webhook) with a URL Secret, two headers (one whose value holds
+// "$(", which the kubelet would expand), a header Secret and a proxy.
+func webhookExtras(w string) []string {
+	return []string{w + ".secretName=hook", w + ".headers[0].name=X-Team", w + ".headers[0].value=sre",
+		w + ".headers[1].name=X-Note", w + ".headers[1].value=a $(B) c", w + ".headersSecretName=hook-headers",
+		w + ".headersSecretKey=lines", w + ".proxy=http://proxy.internal:3128"}
+}
+
+// TestWebhookHeadersAndProxy: the agent's and the controller's webhook
+// headers become --webhook-header flags (a "$(" kept as written), the header
+// Secret a mounted file (--webhook-header-file) that never enters the pod
+// spec, the proxy --webhook-proxy; without a webhook URL they fail the render.
+func TestWebhookHeadersAndProxy(t *testing.T) {
+	for _, w := range []string{"webhook", "controller.webhook"} {
+		sets := append(webhookExtras(w), "mode=both", "controller.queueURL="+testQueueURL, testCluster)
+		objs := render(t, "spot", nil, sets...)
+		var spec corev1.PodSpec
+		if w == "webhook" {
+			spec = fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")).Spec.Template.Spec
+		} else {
+			spec = fromUnstructured[appsv1.Deployment](t, one(t, objs, "Deployment")).Spec.Template.Spec
+		}
+		c := spec.Containers[0]
+		var headers []string
+		for _, a := range c.Args {
+			if h, ok := strings.CutPrefix(a, "--webhook-header="); ok {
+				headers = append(headers, h)
+			}
+		}
+		if !slices.Equal(headers, []string{"X-Team: sre", "X-Note: a $$(B) c"}) {
+			t.Errorf("%s: --webhook-header values %q, want X-Team: sre and X-Note with $( escaped as $$(", w, headers)
+		}
+		args := flagArgs(t, c.Args[1:])
+		if args["webhook-proxy"] != "http://proxy.internal:3128" || args["webhook-header-file"] == "" {
+			t.Errorf("%s: --webhook-proxy=%q --webhook-header-file=%q, want the proxy and a file", w, args["webhook-proxy"], args["webhook-header-file"])
+		}
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			for _, v := range spec.Volumes {
+				if v.Name == m.Name && v.Secret != nil && v.Secret.SecretName == "hook-headers" && len(v.Secret.Items) == 1 &&
+					v.Secret.Items[0].Key == "lines" && m.MountPath+"/"+v.Secret.Items[0].Path == args["webhook-header-file"] {
+					mounted = true
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("%s: --webhook-header-file %s is not key lines of Secret hook-headers mounted there: %+v %+v", w, args["webhook-header-file"], c.VolumeMounts, spec.Volumes)
+		}
+		for _, bad := range [][]string{{w + ".proxy=http://p:1"}, {w + ".headersSecretName=h"}, {w + ".headers[0].name=A", w + ".headers[0].value=b"}} {
+			msg := renderErr(t, append(bad, "mode=both", "controller.queueURL="+testQueueURL, testCluster)...)
+			if !strings.Contains(msg, "set "+w+".secretName") {
+				t.Errorf("%v without a webhook URL: want a failure saying to set %s.secretName, got %q", bad, w, msg)
+			}
+		}
+	}
 }

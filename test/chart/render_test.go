@@ -21,6 +21,7 @@ import (
 var notFromValues = map[string]string{
 	"node-name":   "NODE_NAME comes from the downward API",
 	"kubeconfig":  "the agent runs with its in-cluster config",
+	"context":     "the in-cluster config has no contexts",
 	"webhook-url": "the URL is read from the mounted Secret (--webhook-url-file), never put in the pod spec",
 }
 

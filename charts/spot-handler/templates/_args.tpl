@@ -37,6 +37,7 @@ ignored without a word. The render fails instead, naming the value to set.
 {{- if include "spot-handler.webhookTemplateConfigMap" . }}
 - --webhook-template=/etc/spot-handler/webhook-template/template
 {{- end }}
+{{- include "spot-handler.webhookExtraArgs" .Values.webhook }}
 {{- range .Values.agent.extraArgs }}
 - {{ . | quote }}
 {{- end }}
@@ -72,6 +73,7 @@ ignored without a word. The render fails instead, naming the value to set.
 {{- if include "spot-handler.controllerWebhookTemplateConfigMap" . }}
 - --webhook-template=/etc/spot-handler/webhook-template/template
 {{- end }}
+{{- include "spot-handler.webhookExtraArgs" .Values.controller.webhook }}
 - --workers={{ $.Values.controller.workers }}
 - --maintenance-lead={{ $.Values.controller.maintenanceLead }}
 - --rebalance-taint-ttl={{ $.Values.controller.rebalanceTaintTTL }}
@@ -125,6 +127,7 @@ webhook-url: webhook.secretName
 webhook-url-file: webhook.secretName
 webhook-template: webhook.template
 webhook-header: webhook.headers
+webhook-header-file: webhook.headersSecretName
 webhook-proxy: webhook.proxy
 {{- end -}}
 
@@ -149,6 +152,7 @@ webhook-url: controller.webhook.secretName
 webhook-url-file: controller.webhook.secretName
 webhook-template: controller.webhook.template
 webhook-header: controller.webhook.headers
+webhook-header-file: controller.webhook.headersSecretName
 webhook-proxy: controller.webhook.proxy
 workers: controller.workers
 maintenance-lead: controller.maintenanceLead
@@ -230,5 +234,25 @@ template name); values names the template mapping flags to chart values.
 {{- end -}}
 {{- if and (regexMatch "^(127\\.|::1$)" (toString .Values.agent.metricsBindAddress)) (or .Values.metrics.podMonitor.enabled .Values.metrics.serviceMonitor.enabled) -}}
 {{- fail (printf "agent.metricsBindAddress=%s is loopback, where the PodMonitor or ServiceMonitor cannot scrape it: use podIP, or turn the monitor off" .Values.agent.metricsBindAddress) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* webhookExtraArgs renders a webhook's (webhook or controller.webhook) headers and proxy as flags. A header value's $( is written $$( so the kubelet passes it as written. */}}
+{{- define "spot-handler.webhookExtraArgs" -}}
+{{- range .headers }}
+- {{ printf "--webhook-header=%s: %s" .name (.value | toString | replace "$(" "$$(") | quote }}
+{{- end }}
+{{- if .headersSecretName }}
+- --webhook-header-file=/etc/spot-handler/webhook-headers/headers
+{{- end }}
+{{- with .proxy }}
+- {{ printf "--webhook-proxy=%s" . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* validateWebhookExtras fails on headers or a proxy without a webhook (dict "w" the webhook values "where" their name). */}}
+{{- define "spot-handler.validateWebhookExtras" -}}
+{{- if and (not .w.secretName) (or .w.headers .w.headersSecretName .w.proxy) -}}
+{{- fail (printf "%s.headers, %s.headersSecretName and %s.proxy need a webhook: set %s.secretName to the Secret that holds its URL" .where .where .where .where) -}}
 {{- end -}}
 {{- end -}}
