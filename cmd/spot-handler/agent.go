@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spot-handler/spot-handler/internal/agent"
@@ -51,6 +52,27 @@ func (f *agentFlags) config(getenv func(string) string) (agent.Config, error) {
 	return c, err
 }
 
+// checked finishes the agent's Config and checks every flag, before
+// anything is built; it returns the webhook's client too.
+func (f *agentFlags) checked(getenv func(string) string) (agent.Config, *http.Client, error) {
+	cfg, err := f.config(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	hooks, err := f.finish(cfg.DryRun, cfg.WebhookURL, cfg.WebhookTemplate,
+		func() error {
+			return checkOptionalURL("--imds-endpoint", cfg.IMDSEndpoint, "an http:// URL like http://169.254.169.254 (or empty for the default)")
+		},
+		func() error {
+			if f.apiTimeout <= 0 {
+				return fmt.Errorf("--kube-api-timeout=%v: use a positive duration (default %v)", f.apiTimeout, agent.DefaultAPITimeout)
+			}
+			return nil
+		},
+		cfg.Validate)
+	return cfg, hooks, err
+}
+
 // runAgent parses the agent's flags, builds its dependencies and runs it
 // until SIGTERM (and the end of any drain in progress).
 func runAgent(ctx context.Context, args []string, io stdio) error {
@@ -58,22 +80,16 @@ func runAgent(ctx context.Context, args []string, io stdio) error {
 	if err := parseModeFlags("agent", agentHelp, func(fs *flag.FlagSet) { f.register(fs, io.getenv) }, args, io); err != nil {
 		return err
 	}
-	cfg, err := f.config(io.getenv)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, hooks, err := f.checked(io.getenv)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler agent: %w", err)}
-	}
-	if f.apiTimeout <= 0 {
-		return usagef("spot-handler agent: --kube-api-timeout=%v: use a positive duration (default %v)", f.apiTimeout, agent.DefaultAPITimeout)
 	}
 	p, err := f.start("spot-handler agent", f.apiTimeout, io)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = p.log.Sync() }()
-	a, err := agent.New(cfg, agent.Deps{Kube: p.kube, Registry: p.reg, Metrics: p.metrics, Logger: p.log})
+	a, err := agent.New(cfg, agent.Deps{Kube: p.kube, Registry: p.reg, Metrics: p.metrics, Logger: p.log, WebhookClient: hooks})
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler agent: %w", err)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -94,6 +95,41 @@ func (f *controllerFlags) config(getenv func(string) string) (controller.Config,
 	return c, err
 }
 
+// checked is the controller's Config once every flag has passed its
+// check (the queue, the region, the endpoint and the shared ones), with
+// the webhook's client; nothing has been built or contacted yet.
+func (f *controllerFlags) checked(getenv func(string) string) (controller.Config, *http.Client, error) {
+	c, err := f.config(getenv)
+	var hooks *http.Client
+	if err == nil {
+		hooks, err = f.finish(c.DryRun, c.WebhookURL, c.WebhookTemplate,
+			func() error {
+				if c.QueueURL == "" {
+					return nil // Validate says what to set
+				}
+				return checkQueueURL(c.QueueURL)
+			},
+			func() error { return checkRegion(f.region) },
+			func() error {
+				if q := regionOf(c.QueueURL); f.region != "" && q != "" && q != f.region {
+					return fmt.Errorf("--region=%s but --queue-url is a queue in %s: drop --region or give the queue of %s", f.region, q, f.region)
+				}
+				return nil
+			},
+			func() error {
+				return checkOptionalURL("--endpoint-url", f.endpoint, "an http(s) URL like https://sqs.us-east-1.amazonaws.com or http://127.0.0.1:4566 (or empty for the SDK's)")
+			},
+			func() error {
+				if c.RecheckDelay < 0 || c.RecheckDelay > maxRecheck {
+					return fmt.Errorf("--unknown-recheck=%v: use 0s to %v (SQS's longest visibility timeout)", c.RecheckDelay, maxRecheck)
+				}
+				return nil
+			},
+			c.Validate, c.Lifecycle.Validate)
+	}
+	return c, hooks, err
+}
+
 // regionOf returns the region in an SQS queue URL
 // (https://sqs.us-east-1.amazonaws.com/123456789012/name), or "".
 func regionOf(queueURL string) string {
@@ -118,10 +154,7 @@ func runController(ctx context.Context, args []string, io stdio) error {
 	if err := parseModeFlags("controller", controllerHelp, func(fs *flag.FlagSet) { f.register(fs, io.getenv) }, args, io); err != nil {
 		return err
 	}
-	cfg, err := f.config(io.getenv)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, hooks, err := f.checked(io.getenv)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler controller: %w", err)}
 	}
@@ -130,7 +163,7 @@ func runController(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	defer func() { _ = p.log.Sync() }()
-	leaseKube, err := kubeClient(f.kubeconfig, 5, 10, cfg.RenewDeadline)
+	leaseKube, err := kubeClient(kubeSource{f.kubeconfig, f.kubeContext}, 5, 10, cfg.RenewDeadline, io.getenv)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler controller: %w", err)}
 	}
@@ -153,7 +186,7 @@ func runController(ctx context.Context, args []string, io stdio) error {
 	}
 	c, err := controller.New(cfg, controller.Deps{Kube: p.kube, LeaseKube: leaseKube, SQS: sqs.NewFromConfig(awsCfg),
 		EC2: ec2.NewFromConfig(awsCfg), AutoScaling: autoscaling.NewFromConfig(awsCfg), LifecycleMetrics: lifecycle.NewMetrics(p.reg),
-		Registry: p.reg, Metrics: p.metrics, Queue: metrics.NewQueue(p.reg, queue.Types), Logger: p.log})
+		Registry: p.reg, Metrics: p.metrics, Queue: metrics.NewQueue(p.reg, queue.Types), Logger: p.log, WebhookClient: hooks})
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler controller: %w", err)}
 	}

@@ -4,24 +4,21 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	clientmetrics "k8s.io/client-go/tools/metrics"
 
-	"github.com/spot-handler/spot-handler/internal/agent"
 	"github.com/spot-handler/spot-handler/internal/flagenv"
-
 	"github.com/spot-handler/spot-handler/internal/interrupt"
 	"github.com/spot-handler/spot-handler/internal/metrics"
+	"github.com/spot-handler/spot-handler/internal/webhook"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
@@ -38,6 +35,9 @@ type modeFlags struct {
 	cordonOnly, dryRunWebhook                       bool
 	metricsAddr, probeAddr                          string
 	webhookURL, webhookURLFile, webhookTemplateFile string
+	webhookHeaders                                  webhook.Headers
+	webhookHeaderFile, webhookProxy                 string
+	kubeContext                                     string
 	qps                                             float64
 	burst                                           int
 }
@@ -46,7 +46,8 @@ type modeFlags struct {
 // means in this mode, qps and burst are its API client's defaults.
 func (f *modeFlags) register(fs *flag.FlagSet, marginHelp string) {
 	d := drain.DefaultPolicy()
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; empty means in-cluster (the pod's service account)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	fs.StringVar(&f.kubeContext, "context", "", "the kubeconfig context to use; empty means its current-context")
 	fs.DurationVar(&f.margin, "drain-margin", d.Margin, marginHelp)
 	fs.StringVar(&f.pdbFallback, "pdb-fallback", string(d.PDBFallback), "when a PDB still refuses eviction at the pod's cut-off: delete (with grace) or wait")
 	fs.StringVar(&f.drainOrder, "drain-order", string(d.Order), "order of eviction: priority (waves, lowest priority or "+drain.OrderAnnotation+" first; the deadline still wins) or none (all at once)")
@@ -62,18 +63,50 @@ func (f *modeFlags) register(fs *flag.FlagSet, marginHelp string) {
 	fs.StringVar(&f.webhookURL, "webhook-url", "", "POST a notification here on each notice and drain end (never logged)")
 	fs.StringVar(&f.webhookURLFile, "webhook-url-file", "", "read --webhook-url from this file (a mounted Secret)")
 	fs.StringVar(&f.webhookTemplateFile, "webhook-template", "", "file with a Go text/template for the webhook body; default Slack-compatible {\"text\": ...}")
+	fs.Var(&f.webhookHeaders, "webhook-header", "a `header` 'Name: value' sent with each webhook POST; repeat for more (in the variable, one a line)")
+	fs.StringVar(&f.webhookHeaderFile, "webhook-header-file", "", "file of 'Name: value' lines sent as webhook headers (a mounted Secret, for tokens)")
+	fs.StringVar(&f.webhookProxy, "webhook-proxy", "", "HTTP proxy URL for the webhook POSTs; empty means HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
+}
+
+// webhookClient is the webhook's HTTP client with the --webhook-header(-file)
+// headers and the --webhook-proxy proxy.
+func (f *modeFlags) webhookClient() (*http.Client, error) {
+	h := f.webhookHeaders.Header().Clone()
+	if f.webhookHeaderFile != "" {
+		b, err := os.ReadFile(f.webhookHeaderFile)
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-header-file: %w", err)
+		}
+		more, err := webhook.ParseHeaders(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-header-file %s: %w", f.webhookHeaderFile, err)
+		}
+		if h == nil {
+			h = http.Header{}
+		}
+		for k, vs := range more {
+			h[k] = append(h[k], vs...)
+		}
+	}
+	return webhook.NewClient(h, f.webhookProxy)
 }
 
 // webhook returns the webhook's URL (from --webhook-url-file if set) and
 // template text ("" = the default), reading their files.
 func (f *modeFlags) webhook() (rawURL, template string, err error) {
 	rawURL = f.webhookURL
+	if rawURL != "" && f.webhookURLFile != "" {
+		return "", "", fmt.Errorf("--webhook-url and --webhook-url-file both set the webhook's URL: pass only one (the file for a Secret)")
+	}
 	if f.webhookURLFile != "" {
 		b, err := os.ReadFile(f.webhookURLFile)
 		if err != nil {
 			return "", "", fmt.Errorf("--webhook-url-file: %w", err)
 		}
 		rawURL = strings.TrimSpace(string(b))
+		if rawURL == "" {
+			return "", "", fmt.Errorf("--webhook-url-file %s is empty: put the webhook's URL in it (the Secret's key), or drop --webhook-url-file", f.webhookURLFile)
+		}
 	}
 	if f.webhookTemplateFile != "" {
 		b, err := os.ReadFile(f.webhookTemplateFile)
@@ -122,7 +155,7 @@ func (f *modeFlags) start(cmd string, apiTimeout time.Duration, io stdio) (*proc
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
 	}
-	kube, err := kubeClient(f.kubeconfig, f.qps, f.burst, apiTimeout)
+	kube, err := kubeClient(kubeSource{f.kubeconfig, f.kubeContext}, f.qps, f.burst, apiTimeout, io.getenv)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
 	}
@@ -130,50 +163,6 @@ func (f *modeFlags) start(cmd string, apiTimeout time.Duration, io stdio) (*proc
 	m := metrics.New(reg)
 	clientmetrics.Register(clientmetrics.RegisterOpts{RequestResult: requestCounter{m}})
 	return &process{log: log, kube: kube, reg: reg, metrics: m}, nil
-}
-
-// newLogger builds the process's zap logger, writing to stderr.
-func newLogger(format, level string, io stdio) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("--log-level=%q: want debug, info, warn or error", level)
-	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	var e zapcore.Encoder
-	switch format {
-	case "json":
-		e = zapcore.NewJSONEncoder(enc)
-	case "console":
-		enc.EncodeLevel = zapcore.CapitalLevelEncoder
-		e = zapcore.NewConsoleEncoder(enc)
-	default:
-		return nil, fmt.Errorf("--log-format=%q: want json or console", format)
-	}
-	return zap.New(zapcore.NewCore(e, zapcore.AddSync(io.err), lvl)), nil
-}
-
-// kubeClient loads the kubeconfig (or the in-cluster config) and builds a
-// clientset whose calls but watches end after timeout (0: no bound); it
-// does not contact the server.
-func kubeClient(path string, qps float64, burst int, timeout time.Duration) (kubernetes.Interface, error) {
-	var cfg *rest.Config
-	var err error
-	if path == "" {
-		cfg, err = rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("no --kubeconfig and not in a cluster (%v): pass --kubeconfig or run as a pod", err)
-		}
-	} else {
-		cfg, err = clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("--kubeconfig %s: %w", path, err)
-		}
-	}
-	cfg.QPS, cfg.Burst = float32(qps), burst
-	cfg.UserAgent = "spot-handler"
-	agent.BoundCalls(cfg, timeout)
-	return kubernetes.NewForConfig(cfg)
 }
 
 // requestCounter feeds client-go's request results into

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +36,9 @@ Needs RBAC to get, watch and patch nodes and to watch pods.`
 func runRehearse(ctx context.Context, args []string, io stdio) error {
 	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
 	nodeName := fs.String("node", "", "the node to rehearse an interruption on (required)")
-	kubeconfig := fs.String("kubeconfig", io.getenv("KUBECONFIG"), "kubeconfig file (default $KUBECONFIG); empty means in-cluster")
+	var src kubeSource
+	fs.StringVar(&src.kubeconfig, "kubeconfig", "", kubeconfigHelp)
+	fs.StringVar(&src.context, "context", "", "the kubeconfig context to use; empty means its current-context")
 	in := fs.Duration("in", 2*time.Minute, "termination time from now; AWS gives a Spot instance 2 minutes")
 	margin := fs.Duration("drain-margin", 15*time.Second, "the agent's --drain-margin, for the verdict")
 	timeout := fs.Duration("timeout", 0, "stop following after this long; 0 means the termination time plus 30s")
@@ -50,7 +53,14 @@ func runRehearse(ctx context.Context, args []string, io stdio) error {
 	if *in < 10*time.Second && !*undo {
 		return usagef("spot-handler rehearse: --in=%v is shorter than 10s: the agent needs a second to notice and pods need time to go", *in)
 	}
-	kube, err := kubeClient(*kubeconfig, 20, 40, agent.DefaultAPITimeout)
+	if *timeout < 0 {
+		return usagef("spot-handler rehearse: --timeout=%v: use 0 (the termination time plus 30s) or a positive duration", *timeout)
+	}
+	if *margin < 0 || *margin >= *in && !*undo {
+		return usagef("spot-handler rehearse: --drain-margin=%v: use 0s up to under --in (%v), as the agent's --drain-margin", *margin, *in)
+	}
+	undoCmd := undoCommand(*nodeName, src)
+	kube, err := kubeClient(src, 20, 40, agent.DefaultAPITimeout, io.getenv)
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler rehearse: %w", err)}
 	}
@@ -84,13 +94,35 @@ func runRehearse(ctx context.Context, args []string, io stdio) error {
 	}
 	r := <-results
 	if r.err != nil && r.res.Notice == nil {
-		return fmt.Errorf("no agent acted on the rehearsal (is the agent on %s running with --allow-rehearsal?): %w", *nodeName, r.err)
+		return fmt.Errorf("no agent acted on the rehearsal (is the agent on %s running with --allow-rehearsal?): %w; the annotation stays: undo with: %s", *nodeName, r.err, undoCmd)
 	}
 	if !timeline.Verdict(p, r.res, *margin) {
-		return fmt.Errorf("rehearsal failed on node %s (undo with: spot-handler rehearse --node %s --undo)", *nodeName, *nodeName)
+		return fmt.Errorf("rehearsal failed on node %s (undo with: %s)", *nodeName, undoCmd)
 	}
-	fmt.Fprintf(io.out, "undo with: spot-handler rehearse --node %s --undo\n", *nodeName)
+	fmt.Fprintf(io.out, "undo with: %s\n", undoCmd)
 	return nil
+}
+
+// undoCommand is the command that undoes a rehearsal on node, with the
+// kubeconfig and context it was made with.
+func undoCommand(node string, src kubeSource) string {
+	cmd := "spot-handler rehearse --node " + shellQuote(node) + " --undo"
+	if src.kubeconfig != "" {
+		cmd += " --kubeconfig " + shellQuote(src.kubeconfig)
+	}
+	if src.context != "" {
+		cmd += " --context " + shellQuote(src.context)
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -._/:=@.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/:=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 type followed struct {
