@@ -16,9 +16,10 @@ import (
 // and only once lead has returned (every receive, handler, drain and
 // lifecycle wait of the term stopped) does the replica stand as a candidate
 // again. So nothing of an ended term touches the next one: not its pool, its
-// lifecycle state or its spot_handler_leader. At ctx's end the Lease is
-// released, so the other replica takes over at once; elect returns once the
-// term has wound down.
+// lifecycle state or its spot_handler_leader. At ctx's end the term ends
+// first and the Lease is released once it has wound down (client-go alone
+// would release it first), so the other replica takes over as soon as
+// nothing of this term can act; elect returns then.
 func (c *Controller) elect(ctx context.Context) {
 	lock := &sayLock{c: c, Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: c.cfg.LeaseNamespace, Name: c.cfg.LeaseName},
@@ -46,12 +47,15 @@ func (c *Controller) elect(ctx context.Context) {
 			c.log.Error("leader election is misconfigured", zap.Error(err))
 			return
 		}
+		// The elector runs on a context of its own, ended only once the
+		// term has wound down: ending it releases the Lease.
+		electCtx, release := context.WithCancel(context.WithoutCancel(ctx))
 		ran := make(chan struct{})
 		go func() {
 			defer close(ran)
-			le.Run(ctx) // returns when leadership is lost or ctx ends
+			le.Run(electCtx) // returns when leadership is lost or release is called
 		}()
-		c.term(won, ran)
+		c.term(ctx, won, ran, release)
 		select {
 		case <-ctx.Done():
 		case <-c.clock.After(c.cfg.RetryPeriod):
@@ -59,19 +63,26 @@ func (c *Controller) elect(ctx context.Context) {
 	}
 }
 
-// term waits until the elector won the Lease or returned. If it won, term
-// leads until the leadership ends and lead has wound down. It returns once
-// the elector has returned too (at ctx's end: released the Lease).
-func (c *Controller) term(won <-chan context.Context, ran <-chan struct{}) {
+// term waits until the elector won the Lease or returned, or ctx ended. If
+// it won, term leads until the leadership ends or ctx ends, and lead has
+// wound down. Then it calls release, which ends the elector (releasing the
+// Lease if it still holds it), and returns once the elector has returned.
+func (c *Controller) term(ctx context.Context, won <-chan context.Context, ran <-chan struct{}, release func()) {
+	defer func() { <-ran }()
+	defer release()
 	select {
-	case ctx := <-won:
-		if ctx.Err() == nil { // else lost as soon as won
-			c.log.Info("became the leader", zap.String("identity", c.cfg.Identity), zap.String("lease", c.cfg.LeaseNamespace+"/"+c.cfg.LeaseName))
-			c.lead(ctx)
+	case termCtx := <-won:
+		if termCtx.Err() != nil || ctx.Err() != nil {
+			return // lost as soon as won, or told to stop
 		}
-	case <-ran: // ctx ended before the Lease was won; or won and lost at once
+		leadCtx, stop := context.WithCancel(termCtx)
+		defer stop()
+		defer context.AfterFunc(ctx, stop)() // told to stop: the term ends first
+		c.log.Info("became the leader", zap.String("identity", c.cfg.Identity), zap.String("lease", c.cfg.LeaseNamespace+"/"+c.cfg.LeaseName))
+		c.lead(leadCtx)
+	case <-ran: // won and lost at once, or misconfigured
+	case <-ctx.Done(): // told to stop before the Lease was won
 	}
-	<-ran
 }
 
 // sayLock is the Lease lock that says, once per change and on recovery,

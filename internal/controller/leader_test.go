@@ -174,3 +174,72 @@ func testJob(node string, run func(context.Context)) *job {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &job{node: node, deadline: t0, ctx: ctx, cancel: cancel, run: run, done: make(chan struct{})}
 }
+
+// TestShutdownReleasesTheLeaseAfterTheTerm: the leader is told to stop
+// (SIGTERM in a rollout) while a drain ignores its context for a while (as a
+// drain's last unclaim may). The Lease must stay this replica's until the
+// term has wound down, and be released then, so the next leader begins
+// only once nothing of this term can act. client-go's own release on
+// cancel happens before the term's context ends.
+func TestShutdownReleasesTheLeaseAfterTheTerm(t *testing.T) {
+	kube := fake.NewClientset()
+	if _, err := kube.CoreV1().Nodes().Create(context.Background(), gcNode("0123abcd", 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	reg := prometheus.NewRegistry()
+	cfg := Config{QueueURL: "https://sqs.example/q", ClusterName: "test", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
+		Maintenance: interrupt.DrainNode, Workers: 1, LeaderElect: true, LeaseNamespace: "kube-system", LeaseName: "l",
+		Identity: "me", LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond}
+	warning := fmt.Sprintf(`{"version":"0","id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2",`+
+		`"account":"123456789012","time":%q,"region":"us-east-1","resources":[],"detail":{"instance-id":"i-0123abcd","instance-action":"terminate"}}`,
+		time.Now().UTC().Format(time.RFC3339))
+	c, err := New(cfg, Deps{Kube: kube, SQS: &oneMessage{body: warning}, Registry: reg, Metrics: metrics.New(reg), Queue: metrics.NewQueue(reg, nil),
+		Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, hold := make(chan struct{}, 1), make(chan struct{})
+	c.actor = heldDrain{Interface: c.actor, started: started, hold: hold}
+	informCtx, stopInform := context.WithCancel(context.Background())
+	defer stopInform()
+	go c.inf.Run(informCtx.Done())
+	if !cache.WaitForCacheSync(informCtx.Done(), c.inf.HasSynced) {
+		t.Fatal("node index never synced")
+	}
+	ctx, shutdown := context.WithCancel(context.Background())
+	elected := make(chan struct{})
+	go func() { c.elect(ctx); close(elected) }()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the Spot warning's drain never started")
+	}
+	holder := func() string {
+		l, err := kube.CoordinationV1().Leases("kube-system").Get(context.Background(), "l", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	shutdown()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if h := holder(); h != "me" {
+			close(hold)
+			<-elected
+			t.Fatalf("the Lease's holder is %q while the term still winds down; want it kept until the term has ended", h)
+		}
+	}
+	close(hold)
+	select {
+	case <-elected:
+	case <-time.After(20 * time.Second):
+		t.Fatal("elect did not return after the term wound down")
+	}
+	if h := holder(); h != "" {
+		t.Errorf("the Lease's holder is %q after shutdown; want it released", h)
+	}
+	if n := logs.FilterMessage("no longer leading: receiving stopped, drains stopped (the next leader resumes them)").Len(); n != 1 {
+		t.Errorf("the term wound down %d times, want once", n)
+	}
+}
