@@ -64,27 +64,23 @@ func (d heldDrain) Drain(ctx context.Context, _ drain.Request) (*drain.Report, e
 	return nil, ctx.Err()
 }
 
-// TestLeadershipTermsDoNotOverlap: the only replica drains a node when its
-// Lease's renewals start failing; the drain ignores its context for a while
-// (as a drain's last unclaim may), so the term winds down slowly, and the
-// Lease answers again at once. The replica must not begin a new term until
-// the old one has wound down; once it leads again its pool takes drains (the
-// ended term did not stop it) and spot_handler_leader is 1. The Lease
-// timings are real (client-go keeps its own clock) and short.
-func TestLeadershipTermsDoNotOverlap(t *testing.T) {
-	kube := fake.NewClientset()
+// heldLeader is a controller that leads by a Lease on kube (a fake
+// clientset holding the node of instance i-0123abcd), receives one Spot
+// warning for that node and whose drain of it reports on started and then
+// holds, ignoring its context, until hold is closed.
+type heldLeader struct {
+	c       *Controller
+	logs    *observer.ObservedLogs
+	qm      *metrics.Queue
+	started chan struct{}
+	hold    chan struct{}
+}
+
+func newHeldLeader(t *testing.T, kube *fake.Clientset) heldLeader {
+	t.Helper()
 	if _, err := kube.CoreV1().Nodes().Create(context.Background(), gcNode("0123abcd", 0), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var brownout atomic.Bool
-	refuse := func(k8stesting.Action) (bool, runtime.Object, error) {
-		if brownout.Load() {
-			return true, nil, errors.New("API brownout")
-		}
-		return false, nil, nil
-	}
-	kube.PrependReactor("get", "leases", refuse)
-	kube.PrependReactor("update", "leases", refuse)
 	core, logs := observer.New(zap.InfoLevel)
 	reg := prometheus.NewRegistry()
 	qm := metrics.NewQueue(reg, nil)
@@ -99,8 +95,31 @@ func TestLeadershipTermsDoNotOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started, hold := make(chan struct{}, 1), make(chan struct{})
-	c.actor = heldDrain{Interface: c.actor, started: started, hold: hold}
+	h := heldLeader{c: c, logs: logs, qm: qm, started: make(chan struct{}, 1), hold: make(chan struct{})}
+	c.actor = heldDrain{Interface: c.actor, started: h.started, hold: h.hold}
+	return h
+}
+
+// TestLeadershipTermsDoNotOverlap: the only replica drains a node when its
+// Lease's renewals start failing; the drain ignores its context for a while
+// (as a drain's last unclaim may), so the term winds down slowly, and the
+// Lease answers again at once. The replica must not begin a new term until
+// the old one has wound down; once it leads again its pool takes drains (the
+// ended term did not stop it) and spot_handler_leader is 1. The Lease
+// timings are real (client-go keeps its own clock) and short.
+func TestLeadershipTermsDoNotOverlap(t *testing.T) {
+	kube := fake.NewClientset()
+	var brownout atomic.Bool
+	refuse := func(k8stesting.Action) (bool, runtime.Object, error) {
+		if brownout.Load() {
+			return true, nil, errors.New("API brownout")
+		}
+		return false, nil, nil
+	}
+	kube.PrependReactor("get", "leases", refuse)
+	kube.PrependReactor("update", "leases", refuse)
+	h := newHeldLeader(t, kube)
+	c, logs, qm, started, hold := h.c, h.logs, h.qm, h.started, h.hold
 	ctx, cancel := context.WithCancel(context.Background())
 	informed, elected := make(chan struct{}), make(chan struct{})
 	go func() { c.inf.Run(ctx.Done()); close(informed) }()
@@ -183,24 +202,8 @@ func testJob(node string, run func(context.Context)) *job {
 // cancel happens before the term's context ends.
 func TestShutdownReleasesTheLeaseAfterTheTerm(t *testing.T) {
 	kube := fake.NewClientset()
-	if _, err := kube.CoreV1().Nodes().Create(context.Background(), gcNode("0123abcd", 0), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	core, logs := observer.New(zap.InfoLevel)
-	reg := prometheus.NewRegistry()
-	cfg := Config{QueueURL: "https://sqs.example/q", ClusterName: "test", Policy: drain.DefaultPolicy(), Rebalance: interrupt.TaintOnly,
-		Maintenance: interrupt.DrainNode, Workers: 1, LeaderElect: true, LeaseNamespace: "kube-system", LeaseName: "l",
-		Identity: "me", LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond}
-	warning := fmt.Sprintf(`{"version":"0","id":"1","detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2",`+
-		`"account":"123456789012","time":%q,"region":"us-east-1","resources":[],"detail":{"instance-id":"i-0123abcd","instance-action":"terminate"}}`,
-		time.Now().UTC().Format(time.RFC3339))
-	c, err := New(cfg, Deps{Kube: kube, SQS: &oneMessage{body: warning}, Registry: reg, Metrics: metrics.New(reg), Queue: metrics.NewQueue(reg, nil),
-		Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, hold := make(chan struct{}, 1), make(chan struct{})
-	c.actor = heldDrain{Interface: c.actor, started: started, hold: hold}
+	h := newHeldLeader(t, kube)
+	c, logs, started, hold := h.c, h.logs, h.started, h.hold
 	informCtx, stopInform := context.WithCancel(context.Background())
 	defer stopInform()
 	go c.inf.Run(informCtx.Done())
