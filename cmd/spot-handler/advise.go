@@ -23,9 +23,9 @@ as a table or as kops, eksctl or Karpenter config.
 
 Types are ranked by the estimated Spot price of the capacity pods can use,
 weighted by the expected interruption rate. Burstable (t*), accelerated,
-storage-dense, high-memory, HPC, Mac and FPGA/video types are left out unless
-asked for (--burstable, --gpus, --category, --families); the output says what
-was left out.
+storage-optimized, high-memory, HPC, Mac, FPGA/video and bare-metal types are
+left out unless asked for (--burstable, --gpus, --category, --families,
+--metal); the output says what was left out.
 
 Data: the AWS Spot Instance Advisor feed (fetched and cached, or --data FILE);
 On-Demand list prices built in (us-east-1's, an estimate elsewhere); instance
@@ -42,7 +42,8 @@ type adviseConfig struct {
 	vcpus, memory, gpus       string
 	families, exclude         string
 	categories                string
-	burstable                 bool
+	burstable, metal          bool
+	pinTypes                  bool
 	nodes                     int
 	placement                 string
 	minGeneration, count      int
@@ -110,6 +111,7 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.StringVar(&c.families, "families", "", "keep only families matching this regexp, e.g. '^(m|c|r)[5-8]'")
 	fs.StringVar(&c.categories, "category", "", "keep only these Karpenter instance categories, comma-separated (m,c,r,t,d,i,x,…); naming one\nthat the node-group defaults leave out asks for it")
 	fs.BoolVar(&c.burstable, "burstable", false, "allow burstable families (t*), which throttle busy nodes or bill CPU credits")
+	fs.BoolVar(&c.metal, "metal", false, "allow bare-metal sizes (*.metal, *.metal-48xl), left out by default")
 	fs.StringVar(&c.exclude, "exclude", "", "drop types whose name matches this regexp, e.g. '^t|metal'")
 	fs.IntVar(&c.minGeneration, "min-generation", 0, "drop families of an older generation (m5 is 5)")
 	fs.StringVar(&c.maxInterruption, "max-interruption", "", "drop types expected to be interrupted more often, in percent per month (e.g. 10, or a feed label like 5-10%);\nby default risk is weighed, not cut: a smaller pool is interrupted more")
@@ -133,6 +135,7 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.StringVar(&c.zones, "zones", "", "comma-separated availability zones of the node group (kops subnets, eksctl zones)")
 	fs.StringVar(&c.name, "name", "spot-nodes", "name of the InstanceGroup, node group or NodePool")
 	fs.StringVar(&c.cluster, "cluster", "my-cluster", "cluster name for kops (label) and eksctl (metadata.name)")
+	fs.BoolVar(&c.pinTypes, "karpenter-pin-types", false, "also pin the ranked set in the Karpenter NodePool (node.kubernetes.io/instance-type);\nby default it constrains by category, generation, size and architecture and lets Karpenter choose")
 	fs.StringVar(&c.nodeClass, "node-class", "default", "Karpenter EC2NodeClass the NodePool refers to")
 	fs.IntVar(&c.minSize, "min-size", 0, "minimum size of the kops or eksctl group")
 	fs.IntVar(&c.maxSize, "max-size", 10, "maximum size of the kops or eksctl group")
@@ -179,7 +182,7 @@ func (c *adviseConfig) check(io stdio) error {
 	if c.output == advisor.FormatEksctl && c.count > advisor.EksctlMaxTypes {
 		return usagef("spot-handler advise: --count %d: eksctl takes at most %d instance types in a mixed node group", c.count, advisor.EksctlMaxTypes)
 	}
-	req := advisor.Requirements{Region: c.region, OS: c.os, MinGeneration: c.minGeneration, MaxBucket: -1, Count: c.count, Burstable: c.burstable}
+	req := advisor.Requirements{Region: c.region, OS: c.os, MinGeneration: c.minGeneration, MaxBucket: -1, Count: c.count, Burstable: c.burstable, Metal: c.metal}
 	for _, cat := range splitList(strings.ToLower(c.categories)) {
 		if !validCategory.MatchString(cat) {
 			return usagef("spot-handler advise: --category %q: want Karpenter instance categories such as m,c,r,t,d", cat)
@@ -247,7 +250,7 @@ func (c *adviseConfig) check(io stdio) error {
 		return usagef("spot-handler advise: --min-size %d, --max-size %d: want 0 ≤ min ≤ max", c.minSize, c.maxSize)
 	}
 	c.req = req
-	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones)}
+	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones), PinTypes: c.pinTypes}
 	return nil
 }
 

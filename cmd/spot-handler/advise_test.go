@@ -105,7 +105,7 @@ func TestAdviseUsageErrors(t *testing.T) {
 		{"bad category", append(base, "--category", "m,c7i"), 2, `--category "c7i": want Karpenter instance categories such as m,c,r,t,d`},
 		{"bad nodes", append(base, "--nodes", "0"), 2, "--nodes 0: want 1 or more"},
 		{"bad placement", append(base, "--placement", "az"), 2, `--placement "az": want region or zone`},
-		{"defaults remove all", append(base, "--vcpus", "4", "--memory", "16", "--exclude", "^m"), 1, "the node-group defaults (no burstable, accelerated"},
+		{"defaults remove all", append(base, "--vcpus", "4", "--memory", "16", "--exclude", "^m"), 1, "the node-group defaults (no bare-metal, burstable, accelerated"},
 		{"bad lookback", append(base, "--lookback", "a month"), 2, `--lookback="a month": want a duration like 30d, 2w or 12h`},
 		{"no match", append(base, "--vcpus", "4", "--memory", "64"), 1, "no instance type in us-test-1 (Linux) matches: --memory 64 removed the last 9 candidates; nearest: r5.xlarge (4 vCPU, 32 GiB"},
 		{"max-interruption removes all", append(base, "--families", "^m7i", "--max-interruption", "<5%"), 1, "--max-interruption <5% removed the last 1 candidate"},

@@ -30,19 +30,25 @@ type ExclusionGroup struct {
 	Categories []string
 	// accelerated groups also hold every Spec marked Accelerated.
 	accelerated bool
+	// metal groups hold the bare-metal sizes ("metal", "metal-48xl") of any
+	// category; a type belongs to it before its category's group.
+	metal bool
 }
 
 // DefaultExclusions are left out of a node group unless asked for: by
-// --burstable (burstable), --gpus (accelerators), or a --families regexp
-// that matches the family or a --category that lists its category. Burstable
-// types throttle a busy node or bill it for CPU credits; the others are
-// special-purpose hardware whose price buys something a general node group
-// does not use.
+// --metal (bare metal), --burstable (burstable), --gpus (accelerators), or a
+// --families regexp that matches the family or a --category that lists its
+// category. Bare-metal sizes boot slowly and are the largest of their family;
+// burstable types throttle a busy node or bill it for CPU credits; the others
+// are special-purpose hardware whose price buys something a general node
+// group does not use (storage-optimized: the local NVMe or HDD arrays of the
+// i, im, is, d and h families, as EC2's "storage optimized" class lists them).
 var DefaultExclusions = []ExclusionGroup{
+	{Name: "bare metal", metal: true},
 	{Name: "burstable", Categories: []string{"t"}},
 	{Name: "GPU and accelerator", Categories: []string{"g", "gr", "p", "inf", "trn", "dl"}, accelerated: true},
 	{Name: "FPGA and video", Categories: []string{"f", "vt"}},
-	{Name: "storage-dense", Categories: []string{"d", "h"}},
+	{Name: "storage-optimized", Categories: []string{"d", "h", "i", "im", "is"}},
 	{Name: "high-memory", Categories: []string{"u", "x"}},
 	{Name: "HPC", Categories: []string{"hpc"}},
 	{Name: "Mac", Categories: []string{"mac"}},
@@ -67,6 +73,11 @@ func (e Exclusion) String() string {
 func groupOf(s Spec) int {
 	cat := Category(s.Family)
 	for i, g := range DefaultExclusions {
+		if g.metal && IsMetal(s.Size) {
+			return i
+		}
+	}
+	for i, g := range DefaultExclusions {
 		for _, c := range g.Categories {
 			if c == cat {
 				return i
@@ -84,6 +95,9 @@ func groupOf(s Spec) int {
 // askedFor reports whether req names s's family, category or group, which
 // overrides the default exclusion of group g.
 func (r Requirements) askedFor(s Spec, g ExclusionGroup) bool {
+	if g.metal {
+		return r.Metal
+	}
 	switch {
 	case g.Name == "burstable" && r.Burstable, g.accelerated && r.GPUs.Set:
 		return true
@@ -132,6 +146,8 @@ func applyDefaults(cands []Candidate, req Requirements) (kept []Candidate, out [
 		}
 		sort.Strings(cs)
 		switch {
+		case g.metal:
+			e.Include = "--metal"
 		case g.Name == "burstable":
 			e.Include = "--burstable"
 		case g.accelerated:
@@ -143,3 +159,7 @@ func applyDefaults(cands []Candidate, req Requirements) (kept []Candidate, out [
 	}
 	return kept, out
 }
+
+// IsMetal reports whether size is a bare-metal size: "metal" or
+// "metal-48xl" (EC2's names for the whole host).
+func IsMetal(size string) bool { return size == "metal" || strings.HasPrefix(size, "metal-") }

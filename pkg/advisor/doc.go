@@ -16,7 +16,7 @@
 //	feed, specs ──Match(req)──▶ candidates ──Recommend(evidence)──▶ Result ──Render*──▶ text
 //
 // Match leaves out what a node group does not want (DefaultExclusions:
-// burstable, accelerated, storage-dense, high-memory, HPC, Mac) unless asked
+// bare metal, burstable, accelerated, storage-optimized, high-memory, HPC, Mac) unless asked
 // for, and says what it left out. Each candidate is then costed as its Spot
 // price per unit of allocatable capacity, weighted by its expected
 // interruption rate (RiskCost), and the set is taken greedily by that cost

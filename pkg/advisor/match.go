@@ -89,7 +89,7 @@ type Matched struct {
 }
 
 // defaultsRequirement is how a NoMatchError names the node-group defaults.
-const defaultsRequirement = "the node-group defaults (no burstable, accelerated, storage-dense, high-memory, HPC or Mac types: pass --burstable, --gpus, --category or --families to ask for them)"
+const defaultsRequirement = "the node-group defaults (no bare-metal, burstable, accelerated, storage-optimized, high-memory, HPC or Mac types: pass --metal, --burstable, --gpus, --category or --families to ask for them)"
 
 // Match returns the types of req.Region and req.OS that meet req, with the
 // feed's bucket and savings filled in, and then applies the node-group

@@ -119,7 +119,7 @@ func TestMatchNoMatch(t *testing.T) {
 		{"defaults", func(r *Requirements) {
 			r.VCPUs, r.MemoryGiB, r.Exclude = Range{4, 4, true}, Range{16, 16, true}, regexp.MustCompile("^m")
 		},
-			"the node-group defaults (no burstable, accelerated, storage-dense, high-memory, HPC or Mac types: pass --burstable, --gpus, --category or --families to ask for them) removed the last 2 candidates", "g5.xlarge"},
+			"the node-group defaults (no bare-metal, burstable, accelerated, storage-optimized, high-memory, HPC or Mac types: pass --metal, --burstable, --gpus, --category or --families to ask for them) removed the last 2 candidates", "g5.xlarge"},
 		{"exclude", func(r *Requirements) { r.Families, r.Exclude = regexp.MustCompile("^c"), regexp.MustCompile(".") }, "--exclude . removed the last 2 candidates", "c5.xlarge"},
 	}
 	for _, tt := range tests {

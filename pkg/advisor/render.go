@@ -39,6 +39,9 @@ type Target struct {
 	// Zones, when given, are written as the group's subnets (kops) or
 	// availabilityZones (eksctl), and as a zone requirement (Karpenter).
 	Zones []string
+	// PinTypes adds the ranked set to the Karpenter NodePool as a
+	// node.kubernetes.io/instance-type requirement.
+	PinTypes bool
 }
 
 // Render writes r in format (one of Formats).
@@ -58,10 +61,14 @@ func Render(w io.Writer, r *Result, format string, t Target) error {
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
 
-// writeYAML writes the header comment and doc as YAML with two-space indents.
-func writeYAML(w io.Writer, r *Result, doc any) error {
+// writeYAML writes the header comment, the notes (one comment line each)
+// and doc as YAML with two-space indents.
+func writeYAML(w io.Writer, r *Result, doc any, notes ...string) error {
 	var buf bytes.Buffer
 	r.header(&buf)
+	for _, n := range notes {
+		fmt.Fprintf(&buf, "# %s\n", yamlComment(n))
+	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {

@@ -1,8 +1,9 @@
 package advisor
 
 import (
+	"fmt"
 	"io"
-	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ type karpenterNodeClassRef struct {
 type karpenterRequirement struct {
 	Key       string   `yaml:"key"`
 	Operator  string   `yaml:"operator"`
-	Values    []string `yaml:"values"`
+	Values    []string `yaml:"values,omitempty"`
 	MinValues int      `yaml:"minValues,omitempty"`
 }
 
@@ -68,49 +69,75 @@ func familyMinValues(n int) int {
 	return n
 }
 
-// RenderKarpenter writes a Karpenter NodePool limited to Spot capacity, the
-// set's instance types and families (each with minValues, so Karpenter keeps
-// the flexibility the set was chosen for), the architecture, the OS and the
-// zones when given; its nodes carry the spot node label.
+// RenderKarpenter writes a Karpenter v1 NodePool for Spot capacity that
+// constrains by instance category, generation, size (instance-size), memory (with --memory) and architecture,
+// and lets Karpenter choose among what they admit, with minValues on the
+// instance family that the constraints can meet (planNodePool). With
+// t.PinTypes the ranked set is also pinned as an instance-type requirement.
+// Zones, when given, become a zone requirement; the nodes carry the spot
+// node label.
 func RenderKarpenter(w io.Writer, r *Result, t Target) error {
+	p := planNodePool(r, t.PinTypes)
 	np := karpenterNodePool{APIVersion: "karpenter.sh/v1", Kind: "NodePool", Metadata: karpenterMeta{Name: t.Name}}
 	tpl := &np.Spec.Template
 	tpl.Metadata.Labels = copyLabels(SpotNodeLabel)
 	tpl.Spec.NodeClassRef = karpenterNodeClassRef{Group: "karpenter.k8s.aws", Kind: "EC2NodeClass", Name: t.NodeClass}
+	in := func(key string, values []string) karpenterRequirement {
+		return karpenterRequirement{Key: key, Operator: "In", Values: values}
+	}
 	req := []karpenterRequirement{
-		{Key: "karpenter.sh/capacity-type", Operator: "In", Values: []string{"spot"}},
-		{Key: "kubernetes.io/os", Operator: "In", Values: []string{strings.ToLower(r.Requirements.OS)}},
+		in(labelCapacityType, []string{"spot"}),
+		in(labelOS, []string{strings.ToLower(r.Requirements.OS)}),
 	}
-	if arch := setArchs(r); len(arch) > 0 {
-		req = append(req, karpenterRequirement{Key: "kubernetes.io/arch", Operator: "In", Values: arch})
+	if len(p.archs) > 0 {
+		req = append(req, in(labelArch, p.archs))
 	}
-	types := r.Types()
-	req = append(req, karpenterRequirement{Key: "node.kubernetes.io/instance-type", Operator: "In", Values: types, MinValues: typeMinValues(len(types))})
-	fams := r.Families()
-	famReq := karpenterRequirement{Key: "karpenter.k8s.aws/instance-family", Operator: "In", Values: fams}
-	if len(fams) > 1 {
-		famReq.MinValues = familyMinValues(len(fams))
+	req = append(req, in(labelCategory, p.categories))
+	if p.minGeneration > 0 {
+		req = append(req, karpenterRequirement{Key: labelGeneration, Operator: "Gt", Values: []string{strconv.Itoa(p.minGeneration - 1)}})
 	}
-	req = append(req, famReq)
+	if len(p.sizes) > 0 {
+		req = append(req, in(labelSize, p.sizes))
+	}
+	if p.memLo > 0 {
+		req = append(req, karpenterRequirement{Key: labelMemory, Operator: "Gt", Values: []string{strconv.Itoa(p.memLo - 1)}})
+	}
+	if p.memHi > 0 {
+		req = append(req, karpenterRequirement{Key: labelMemory, Operator: "Lt", Values: []string{strconv.Itoa(p.memHi + 1)}})
+	}
+	fam := karpenterRequirement{Key: labelFamily, Operator: "Exists", MinValues: p.familyMin}
+	if len(p.families) > 0 {
+		fam = karpenterRequirement{Key: labelFamily, Operator: "In", Values: p.families, MinValues: p.familyMin}
+	}
+	if fam.MinValues > 0 || fam.Operator == "In" {
+		req = append(req, fam)
+	}
+	if len(p.pinned) > 0 {
+		req = append(req, karpenterRequirement{Key: labelType, Operator: "In", Values: p.pinned, MinValues: p.typeMin})
+	}
 	if len(t.Zones) > 0 {
-		req = append(req, karpenterRequirement{Key: "topology.kubernetes.io/zone", Operator: "In", Values: t.Zones})
+		req = append(req, in(labelZone, t.Zones))
 	}
 	tpl.Spec.Requirements = req
-	return writeYAML(w, r, np)
+	return writeYAML(w, r, np, p.note(t.PinTypes))
 }
 
-// setArchs returns the set's known architectures, sorted.
-func setArchs(r *Result) []string {
-	seen := map[string]bool{}
-	for _, c := range r.Set {
-		if c.Arch != ArchUnknown {
-			seen[string(c.Arch)] = true
-		}
+// note is the comment that says what the NodePool lets Karpenter choose
+// from and why its minValues are what they are.
+func (p nodePoolPlan) note(pinned bool) string {
+	top := largestSize(p.admitted)
+	s := fmt.Sprintf("NodePool: Karpenter chooses within the requirements; of the ranked types they admit %d, with %s at the largest size (%s). No minValues asks for more than that size offers, so a pod that fits only it is never left pending.",
+		len(p.admitted), plural(distinct(top, func(c Candidate) string { return c.Family }), "family"), sizeOf(top))
+	if !pinned {
+		s += " Pass --karpenter-pin-types to also pin the ranked set."
 	}
-	var out []string
-	for a := range seen {
-		out = append(out, a)
+	return s
+}
+
+// sizeOf names the size of the largest candidates ("16 vCPU").
+func sizeOf(top []Candidate) string {
+	if len(top) == 0 {
+		return "none"
 	}
-	sort.Strings(out)
-	return out
+	return fmt.Sprintf("%d vCPU", top[0].VCPUs)
 }

@@ -61,6 +61,7 @@ func TestGoldenOutputs(t *testing.T) {
 		{"kops.yaml", FormatKops, false, goldenTarget},
 		{"eksctl.yaml", FormatEksctl, false, goldenTarget},
 		{"karpenter.yaml", FormatKarpenter, false, goldenTarget},
+		{"karpenter-pinned.yaml", FormatKarpenter, false, Target{Name: "spot-nodes", NodeClass: "default", PinTypes: true}},
 		{"karpenter-zones.yaml", FormatKarpenter, true, Target{Name: "spot", NodeClass: "spot-class", Zones: []string{"us-test-1a", "us-test-1b"}}},
 	}
 	for _, tt := range tests {

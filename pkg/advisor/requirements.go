@@ -95,6 +95,8 @@ type Requirements struct {
 	// Burstable keeps the burstable families (t*), which DefaultExclusions
 	// leave out.
 	Burstable bool `json:"burstable,omitempty"`
+	// Metal keeps the bare-metal sizes, which DefaultExclusions leave out.
+	Metal bool `json:"metal,omitempty"`
 	// Categories, when set, keeps only these Karpenter instance categories
 	// ("m", "c", "r", "t", "d", …); a category listed here is asked for, so
 	// DefaultExclusions do not leave it out.

@@ -105,15 +105,21 @@ func mustRead(t *testing.T, path string) []byte {
 // advise runs the advisor on a feed file for a region and requirements.
 func advise(t *testing.T, feedPath, region string, vcpus string, count int) *Result {
 	t.Helper()
-	f, err := LoadFeedFile(feedPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	vr, err := ParseRange(vcpus)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := Requirements{Region: region, OS: Linux, Arch: AMD64, VCPUs: vr, MaxBucket: -1, Count: count}
+	return adviseReq(t, feedPath, Requirements{Region: region, OS: Linux, Arch: AMD64, VCPUs: vr, MaxBucket: -1, Count: count})
+}
+
+// adviseReq runs the advisor on a feed file for req.
+func adviseReq(t *testing.T, feedPath string, req Requirements) *Result {
+	t.Helper()
+	f, err := LoadFeedFile(feedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region := req.Region
 	m, err := Match(f, SpecsFromFeed(f), req)
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +217,17 @@ func TestOutputsValidOnControlPlane(t *testing.T) {
 	npGVR := schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
 	zoned := Target{Name: "spot-nodes", Cluster: "test.example.com", NodeClass: "default", MaxSize: 10, Zones: []string{"us-east-1a", "us-east-1b"}}
 
-	results := map[string]*Result{"small": smallResult(t), "us-east-1 x15": realResult(t, 15), "us-east-1 x40": realResult(t, MaxCount)}
+	pinned := Target{Name: "spot-nodes", NodeClass: "default", PinTypes: true}
+	realFeed := sharedFile(t, "spot-advisor-data.json")
+	results := map[string]*Result{"small": smallResult(t), "us-east-1 x15": realResult(t, 15), "us-east-1 x40": realResult(t, MaxCount),
+		// the cases: no size and any arch; 4-16 vCPUs with 8-64 GiB
+		// (instance-memory Gt and Lt on one key); bare metal and im asked for
+		"us-east-1 any size":          adviseReq(t, realFeed, Requirements{Region: "us-east-1", OS: Linux, MaxBucket: -1, Count: MinTypesKarpenter}),
+		"us-east-1 4-16 vCPU 8-64GiB": adviseReq(t, realFeed, Requirements{Region: "us-east-1", OS: Linux, Arch: AMD64, VCPUs: Range{Min: 4, Max: 16, Set: true}, MemoryGiB: Range{Min: 8, Max: 64, Set: true}, MaxBucket: -1, Count: MinTypesKarpenter}),
+		"us-east-1 metal, im":         adviseReq(t, realFeed, Requirements{Region: "us-east-1", OS: Linux, Metal: true, Categories: []string{"c", "im"}, MaxBucket: -1, Count: MinTypesKarpenter}),
+	}
 	for name, res := range results {
-		for tname, tgt := range map[string]Target{"": goldenTarget, " zoned": zoned} {
+		for tname, tgt := range map[string]Target{"": goldenTarget, " zoned": zoned, " pinned": pinned} {
 			t.Run("kops "+name+tname, func(t *testing.T) {
 				if err := dryRunApply(dyn, igGVR, "default", renderObject(t, res, FormatKops, tgt)); err != nil {
 					t.Errorf("kops InstanceGroup refused: %v", err)
