@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/spot-handler/spot-handler/internal/webhook"
 	"github.com/spot-handler/spot-handler/internal/webhook/webhooktest"
 	"github.com/spot-handler/spot-handler/pkg/imds"
@@ -40,6 +42,23 @@ func migrationPage(t *testing.T) string {
 	return string(b)
 }
 
+// valuesSchema returns charts/spot-handler/values.schema.json, decoded.
+func valuesSchema(tb testing.TB) map[string]any { return chartFile(tb, "values.schema.json") }
+
+// chartFile returns a YAML or JSON file of the chart, decoded.
+func chartFile(tb testing.TB, name string) map[string]any {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir(tb), name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return m
+}
+
 // schemaHas reports whether the dotted value path has an entry in values.schema.json.
 func schemaHas(schema map[string]any, path string) bool {
 	node := schema
@@ -59,14 +78,7 @@ func schemaHas(schema map[string]any, path string) bool {
 // chart's schema, or in `spot-handler agent|controller --help`); a row that
 // names none says why ("not needed, because …" or "no equivalent").
 func TestNTHMigrationTable(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(chartDir(t), "values.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema map[string]any
-	if err := json.Unmarshal(b, &schema); err != nil {
-		t.Fatal(err)
-	}
+	schema := valuesSchema(t)
 	flags := helpFlags(t, "agent")
 	for name, f := range helpFlags(t, "controller") {
 		flags[name] = f

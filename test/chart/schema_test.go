@@ -1,14 +1,11 @@
 package chart_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 )
 
 // TestSchemaRejectsBadValues: a wrong type, a typo or a value outside the
@@ -73,14 +70,7 @@ func TestTemplateRejectsConflicts(t *testing.T) {
 // a list or an empty map).
 func valuePaths(tb testing.TB) []string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(chartDir(tb), "values.yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var v map[string]any
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		tb.Fatal(err)
-	}
+	v := chartFile(tb, "values.yaml")
 	var out []string
 	var walk func(prefix string, m map[string]any)
 	walk = func(prefix string, m map[string]any) {
@@ -109,24 +99,10 @@ var freeForm = map[string]bool{
 // TestSchemaCoversEveryValue: every value has a schema entry, and every object
 // of the chart's own values rejects unknown keys (a typo must fail).
 func TestSchemaCoversEveryValue(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(chartDir(t), "values.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s map[string]any
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("values.schema.json: %v", err)
-	}
+	s := valuesSchema(t)
 	for _, p := range valuePaths(t) {
-		node := s
-		for _, part := range strings.Split(p, ".") {
-			props, _ := node["properties"].(map[string]any)
-			next, ok := props[part].(map[string]any)
-			if !ok {
-				t.Errorf("value %s has no entry in values.schema.json", p)
-				break
-			}
-			node = next
+		if !schemaHas(s, p) {
+			t.Errorf("value %s has no entry in values.schema.json", p)
 		}
 	}
 	var walk func(path string, n map[string]any)
