@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -177,6 +178,9 @@ type Rule struct {
 	Status     int
 	Message    string
 	RetryAfter int
+	// Causes, if set, go in the answer's details, as the apiserver's
+	// admission plugins give them (e.g. a NamespaceTerminating cause).
+	Causes []metav1.StatusCause
 	// Hang holds the request until the client gives up or Release is
 	// called; then (if the client is still there) it goes on to the
 	// apiserver.

@@ -20,12 +20,18 @@ func writeStatus(w http.ResponseWriter, r Rule) {
 	}
 	st := metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
 		Message: msg, Reason: reasonFor(r.Status), Code: int32(r.Status)}
+	if len(r.Causes) > 0 {
+		st.Details = &metav1.StatusDetails{Causes: r.Causes}
+	}
 	if r.Status == http.StatusTooManyRequests {
 		ra := r.RetryAfter
 		if ra <= 0 {
 			ra = 1
 		}
-		st.Details = &metav1.StatusDetails{RetryAfterSeconds: int32(ra)}
+		if st.Details == nil {
+			st.Details = &metav1.StatusDetails{}
+		}
+		st.Details.RetryAfterSeconds = int32(ra)
 		w.Header().Set("Retry-After", strconv.Itoa(ra))
 	}
 	b, _ := json.Marshal(st)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
@@ -40,6 +41,10 @@ type answer struct {
 	wait time.Duration
 	// forbidden is true for a 403 (RBAC, or a webhook that forbids).
 	forbidden bool
+	// nsGoing is true for the 403 the NamespaceLifecycle admission gives
+	// an eviction in a namespace being deleted (cause NamespaceTerminating):
+	// no missing right, and the namespace's deletion removes the pod anyway.
+	nsGoing bool
 }
 
 // answerOf sorts the error an eviction or delete request returned.
@@ -75,7 +80,8 @@ func answerOf(err error) answer {
 	}
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
-		return answer{kind: refused, message: msg, forbidden: apierrors.IsForbidden(err)}
+		return answer{kind: refused, message: msg, forbidden: apierrors.IsForbidden(err),
+			nsGoing: apierrors.IsForbidden(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)}
 	}
 	// Not an API answer and not a known connection failure: retry rather
 	// than give up on the pod.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,8 +71,13 @@ func TestAnswerOf(t *testing.T) {
 			}
 		})
 	}
-	if a := answerOf(apierrors.NewForbidden(pods, "p", errors.New("no"))); !a.forbidden {
-		t.Error("403 not marked forbidden")
+	if a := answerOf(apierrors.NewForbidden(pods, "p", errors.New("no"))); !a.forbidden || a.nsGoing {
+		t.Error("403 not marked forbidden, or marked as a namespace being deleted")
+	}
+	going := apierrors.NewForbidden(pods, "p", errors.New("unable to create new content in namespace ns because it is being terminated"))
+	going.ErrStatus.Details.Causes = append(going.ErrStatus.Details.Causes, metav1.StatusCause{Type: corev1.NamespaceTerminatingCause})
+	if a := answerOf(going); a.kind != refused || !a.nsGoing {
+		t.Errorf("the 403 of a namespace being deleted: %+v, want refused and nsGoing", a)
 	}
 	if a := answerOf(apierrors.NewInternalError(errors.New("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."))); a.message == "" || a.message[:8] != "Internal" {
 		t.Errorf("two-PDB message %q, want the API's own words", a.message)

@@ -71,6 +71,7 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 	}
 	var b backoff
 	last := ""
+	nsGoing := false // the pod's namespace is being deleted: delete it now
 	for ctx.Err() == nil {
 		if _, gone := tr.gone(pod.UID); gone {
 			res.Outcome, res.Reason = GoneBeforeEviction, "left the node before its eviction was accepted"
@@ -87,7 +88,7 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 			return
 		}
 		now := d.clock.Now()
-		fallback := d.policy.PDBFallback == FallbackDelete && res.Attempts > 0 && !now.Before(cut)
+		fallback := nsGoing || d.policy.PDBFallback == FallbackDelete && res.Attempts > 0 && !now.Before(cut)
 		g := gracePeriod(own, now, deadline, d.policy)
 		res.Grace = g
 		res.Attempts++
@@ -104,7 +105,10 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 		case accepted:
 			res.Accepted, res.TerminatedBy = d.clock.Now(), ByDrain
 			res.Outcome, res.Reason = Evicted, fmt.Sprintf("evicted with %ds grace", g)
-			if fallback {
+			if nsGoing {
+				res.Outcome, res.Reason = DeletedAfterRefusal, fmt.Sprintf("its namespace is being deleted, which refuses evictions; deleted with %ds grace", g)
+				log.Info("pod deleted: its namespace is being deleted, which refuses evictions", zap.Int64("grace", g))
+			} else if fallback {
 				res.Outcome, res.Reason = fallbackOutcome(res, cut, g)
 				log.Info("pod deleted after its eviction was refused until the cut-off", zap.String("pdb", res.PDB),
 					zap.String("refusal", res.Refusal), zap.Int64("grace", g))
@@ -123,7 +127,11 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 					zap.String("pdb", res.PDB), zap.Time("cutoff", cut), zap.String("fallback", string(d.policy.PDBFallback)))
 			}
 		case refused:
-			if res.Refusal != a.message {
+			// A namespace being deleted refuses evictions, not deletions:
+			// the pod goes now, with the drain's grace, whatever the
+			// fallback (the namespace's deletion removes it anyway).
+			nsGoing = nsGoing || a.nsGoing
+			if res.Refusal != a.message && !a.nsGoing {
 				log.Warn("eviction refused, retrying until cut-off", zap.String("refusal", a.message),
 					zap.Time("cutoff", cut), zap.String("fallback", string(d.policy.PDBFallback)))
 			}
@@ -179,6 +187,9 @@ func (d *Drainer) notYet(a answer, res *PodResult, deleting bool) string {
 	case pdbBlocked:
 		return fmt.Sprintf("PodDisruptionBudget %s refused eviction%s", res.PDB, wait)
 	case refused:
+		if a.nsGoing {
+			return fmt.Sprintf("%s refused: the pod's namespace is being deleted; deleting the pod instead", verb)
+		}
 		if a.forbidden {
 			return fmt.Sprintf("%s forbidden: the agent's RBAC lacks create on pods/eviction or delete on pods (%s)", verb, a.message)
 		}
