@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -193,6 +194,12 @@ func deleteSome(ctx context.Context, r *rand.Rand, ns, node string, n int) ([]st
 			cands = append(cands, p)
 		}
 	}
+	// The apiserver lists by name, and a ReplicaSet's pod names are
+	// random: order by what a replay draws the same (the generator of the
+	// name, a bare pod's or StatefulSet pod's own name) before the seeded
+	// shuffle, so a replay deletes pods of the same workloads. Pods of one
+	// ReplicaSet are alike, whichever of them goes.
+	sort.SliceStable(cands, func(i, j int) bool { return podKind(&cands[i]) < podKind(&cands[j]) })
 	r.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	var out []string
 	for _, p := range cands[:min(n, len(cands))] {
@@ -202,6 +209,15 @@ func deleteSome(ctx context.Context, r *rand.Rand, ns, node string, n int) ([]st
 		out = append(out, p.Name)
 	}
 	return out, nil
+}
+
+// podKind is what tells pod's workload the same way in every run: the
+// prefix its name was generated from, or its name.
+func podKind(pod *corev1.Pod) string {
+	if pod.GenerateName != "" {
+		return pod.GenerateName
+	}
+	return pod.Name
 }
 
 // ownedBy reports whether pod's controller is of kind.
