@@ -69,7 +69,7 @@ func (r *run) verdict(notice time.Time) Outcome {
 		out.Failures = append(out.Failures, r.agent.problems()...)
 	}
 	if r.sc.Signal == ASGHook {
-		out.Failures = append(out.Failures, r.checkLifecycle(emptyAt, len(out.Left) == 0)...)
+		out.Failures = append(out.Failures, r.checkLifecycle(pods, len(out.Left) == 0)...)
 	}
 	r.mu.Lock()
 	out.Notes = append(out.Notes, r.notes...)
@@ -133,8 +133,10 @@ func (r *run) touchedDaemonSets(uids []types.UID) []string {
 }
 
 // checkLifecycle checks the terminate action: completed CONTINUE only
-// once the node was empty, and (if it emptied) completed at all.
-func (r *run) checkLifecycle(emptyAt time.Time, emptied bool) []string {
+// while the node was empty (pods may reach it later: the drain watches on
+// and drains them, see "What 'empty' means"), and (if it emptied)
+// completed at all.
+func (r *run) checkLifecycle(pods []podSeen, emptied bool) []string {
 	r.mu.Lock()
 	token := r.token
 	r.mu.Unlock()
@@ -164,15 +166,32 @@ func (r *run) checkLifecycle(emptyAt time.Time, emptied bool) []string {
 	}
 	var out []string
 	for _, c := range completes {
-		// The soak's informer sees a pod go a little after the API server
-		// deleted it: a completion within a second of that is not early.
-		if c.Result == "CONTINUE" && c.Error == "" && c.Time.Before(emptyAt.Add(-time.Second)) {
-			out = append(out, fmt.Sprintf("lifecycle action completed CONTINUE at %s, %.1fs before the node was empty",
-				c.Time.Format(time.TimeOnly), emptyAt.Sub(c.Time).Seconds()))
+		if c.Result != "CONTINUE" || c.Error != "" {
+			continue
+		}
+		if on := onNodeAt(pods, c.Time); len(on) > 0 {
+			out = append(out, fmt.Sprintf("lifecycle action completed CONTINUE at %s while %d pod(s) that had to leave were still on the node (%s)",
+				c.Time.Format(time.TimeOnly), len(on), strings.Join(on, ", ")))
 		}
 	}
 	if emptied && len(completes) == 0 {
 		out = append(out, "the node emptied but the lifecycle action was not completed within 30 s")
 	}
 	return out
+}
+
+// onNodeAt names the pods that had to leave and were on the node at t: bound
+// before it and gone after it. The soak's informer sees a pod bound or gone
+// a little after the API server did it: a second either way is not counted.
+func onNodeAt(pods []podSeen, t time.Time) []string {
+	var on []string
+	for _, p := range pods {
+		if p.DaemonSet || !p.Bound.Before(t.Add(-time.Second)) {
+			continue
+		}
+		if gone := p.GoneAt(time.Now()); gone.IsZero() || gone.After(t.Add(time.Second)) {
+			on = append(on, p.Namespace+"/"+p.Name)
+		}
+	}
+	return on
 }
