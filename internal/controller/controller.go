@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,6 +182,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	bg.Go(func() { c.watchRecovery(ctx) })
 	if c.waitSynced(ctx) {
 		c.synced.Store(true)
+		// The first list streamed every node in full before the transform
+		// slimmed it: give that memory back now, so the working set is the
+		// slim index's and not the list's high-water mark (a few ms, once).
+		debug.FreeOSMemory()
 		if c.cfg.LeaderElect {
 			c.elect(ctx)
 		} else {
