@@ -246,11 +246,17 @@ func (c *adviseConfig) check(io stdio) error {
 		}
 		c.feedDateAt = at
 	}
+	if err := c.checkSources(); err != nil {
+		return err
+	}
 	if c.minSize < 0 || c.maxSize < c.minSize {
 		return usagef("spot-handler advise: --min-size %d, --max-size %d: want 0 ≤ min ≤ max", c.minSize, c.maxSize)
 	}
 	c.req = req
 	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones), PinTypes: c.pinTypes}
+	if err := checkZones(c.target.Zones, c.region); err != nil {
+		return usagef("spot-handler advise: %v", err)
+	}
 	return nil
 }
 
