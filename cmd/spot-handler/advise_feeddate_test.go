@@ -37,19 +37,32 @@ func TestAdviseFeedDate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runAdviseTest(t, adviseDeps{}, nil, tt.args...)
-			all := out + errOut
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d: %s", code, tt.code, all)
+			var notWant []string
+			if tt.notWant != "" {
+				notWant = []string{tt.notWant}
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(all, w) {
-					t.Errorf("output lacks %q:\n%s", w, all)
-				}
-			}
-			if tt.notWant != "" && strings.Contains(all, tt.notWant) {
-				t.Errorf("output has %q:\n%s", tt.notWant, all)
-			}
+			checkAdvise(t, tt.args, tt.code, tt.want, notWant)
 		})
+	}
+}
+
+// checkAdvise runs advise with args and checks the exit code, that stdout
+// and stderr together hold every want and stdout none of notWant.
+func checkAdvise(t *testing.T, args []string, code int, want, notWant []string) {
+	t.Helper()
+	got, out, errOut := runAdviseTest(t, adviseDeps{}, nil, args...)
+	all := out + errOut
+	if got != code {
+		t.Fatalf("exit %d, want %d: %s", got, code, all)
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("output lacks %q:\n%s", w, all)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(out, w) {
+			t.Errorf("output has %q:\n%s", w, out)
+		}
 	}
 }

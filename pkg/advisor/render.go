@@ -42,7 +42,19 @@ type Target struct {
 	// PinTypes adds the ranked set to the Karpenter NodePool as a
 	// node.kubernetes.io/instance-type requirement.
 	PinTypes bool
+	// EksctlNodeGroup is EksctlManaged (the default, "") or
+	// EksctlSelfManaged.
+	EksctlNodeGroup string
+	// NoCapacityRebalance leaves capacityRebalance off in the kops and
+	// self-managed eksctl groups (and the note on draining it).
+	NoCapacityRebalance bool
 }
+
+// eksctl node group kinds, for Target.EksctlNodeGroup.
+const (
+	EksctlManaged     = "managed"
+	EksctlSelfManaged = "self"
+)
 
 // Render writes r in format (one of Formats).
 func Render(w io.Writer, r *Result, format string, t Target) error {

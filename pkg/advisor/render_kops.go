@@ -23,7 +23,7 @@ type kopsSpec struct {
 	MaxSize              int               `yaml:"maxSize"`
 	Subnets              []string          `yaml:"subnets,omitempty"`
 	NodeLabels           map[string]string `yaml:"nodeLabels"`
-	CapacityRebalance    bool              `yaml:"capacityRebalance"`
+	CapacityRebalance    bool              `yaml:"capacityRebalance,omitempty"`
 	MixedInstancesPolicy kopsMixed         `yaml:"mixedInstancesPolicy"`
 }
 
@@ -36,7 +36,9 @@ type kopsMixed struct {
 
 // RenderKops writes a kops InstanceGroup whose mixedInstancesPolicy runs all
 // Spot (onDemandBase 0, onDemandAboveBase 0) over the set with
-// price-capacity-optimized, with capacityRebalance on and the spot node label.
+// price-capacity-optimized, with the spot node label and, unless
+// t.NoCapacityRebalance, capacityRebalance on with a note on the termination
+// lifecycle hook that gives it a drain (rebalanceDrainNote).
 func RenderKops(w io.Writer, r *Result, t Target) error {
 	ig := kopsInstanceGroup{
 		APIVersion: "kops.k8s.io/v1alpha2",
@@ -48,7 +50,7 @@ func RenderKops(w io.Writer, r *Result, t Target) error {
 			MaxSize:           t.MaxSize,
 			Subnets:           t.Zones,
 			NodeLabels:        copyLabels(SpotNodeLabel),
-			CapacityRebalance: true,
+			CapacityRebalance: !t.NoCapacityRebalance,
 			MixedInstancesPolicy: kopsMixed{
 				Instances:              r.Types(),
 				SpotAllocationStrategy: "price-capacity-optimized",
@@ -58,5 +60,9 @@ func RenderKops(w io.Writer, r *Result, t Target) error {
 	if len(r.Set) > 0 {
 		ig.Spec.MachineType = r.Set[0].Type
 	}
-	return writeYAML(w, r, ig)
+	var notes []string
+	if !t.NoCapacityRebalance {
+		notes = rebalanceDrainNote()
+	}
+	return writeYAML(w, r, ig, notes...)
 }

@@ -60,6 +60,7 @@ func TestGoldenOutputs(t *testing.T) {
 		{"json.json", FormatJSON, true, goldenTarget},
 		{"kops.yaml", FormatKops, false, goldenTarget},
 		{"eksctl.yaml", FormatEksctl, false, goldenTarget},
+		{"eksctl-self.yaml", FormatEksctl, false, Target{Name: "spot-nodes", Cluster: "test.example.com", MaxSize: 10, EksctlNodeGroup: EksctlSelfManaged}},
 		{"karpenter.yaml", FormatKarpenter, false, goldenTarget},
 		{"karpenter-pinned.yaml", FormatKarpenter, false, Target{Name: "spot-nodes", NodeClass: "default", PinTypes: true}},
 		{"karpenter-zones.yaml", FormatKarpenter, true, Target{Name: "spot", NodeClass: "spot-class", Zones: []string{"us-test-1a", "us-test-1b"}}},

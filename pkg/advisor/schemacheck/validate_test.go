@@ -289,8 +289,10 @@ func TestEksctlOutputMatchesSchema(t *testing.T) {
 		return sch.Validate(v)
 	}
 	zoned := Target{Name: "spot-nodes", Cluster: "test", MaxSize: 10, Zones: []string{"us-east-1a"}}
+	self := Target{Name: "spot-nodes", Cluster: "test", MaxSize: 10, EksctlNodeGroup: EksctlSelfManaged}
+	selfZoned := Target{Name: "spot-nodes", Cluster: "test", MaxSize: 10, Zones: []string{"us-east-1a"}, EksctlNodeGroup: EksctlSelfManaged, NoCapacityRebalance: true}
 	for name, res := range map[string]*Result{"small": smallResult(t), "us-east-1": realResult(t, 20)} {
-		for _, tgt := range []Target{goldenTarget, zoned} {
+		for _, tgt := range []Target{goldenTarget, zoned, self, selfZoned} {
 			if err := validate(renderObject(t, res, FormatEksctl, tgt)); err != nil {
 				t.Errorf("%s: eksctl ClusterConfig does not match eksctl's schema: %v", name, err)
 			}
@@ -300,7 +302,7 @@ func TestEksctlOutputMatchesSchema(t *testing.T) {
 	// validation.go), which the schema leaves out.
 	strategies := map[string]bool{"lowest-price": true, "diversified": true, "capacity-optimized": true, "capacity-optimized-prioritized": true, "price-capacity-optimized": true}
 	for _, res := range []*Result{smallResult(t), realResult(t, 20)} {
-		obj := renderObject(t, res, FormatEksctl, goldenTarget)
+		obj := renderObject(t, res, FormatEksctl, self)
 		ngs, _, _ := unstructured.NestedSlice(obj.Object, "nodeGroups")
 		dist := ngs[0].(map[string]any)["instancesDistribution"].(map[string]any)
 		types, _ := dist["instanceTypes"].([]any)
@@ -319,11 +321,18 @@ func TestEksctlOutputMatchesSchema(t *testing.T) {
 		}
 	}
 
-	bad := renderObject(t, smallResult(t), FormatEksctl, goldenTarget)
+	bad := renderObject(t, smallResult(t), FormatEksctl, self)
 	ngs, _, _ := unstructured.NestedSlice(bad.Object, "nodeGroups")
 	ngs[0].(map[string]any)["instancesDistribution"].(map[string]any)["spotAllocationStrategyy"] = "typo"
 	unstructured.SetNestedSlice(bad.Object, ngs, "nodeGroups")
 	if err := validate(bad); err == nil {
 		t.Error("a misspelt field passed eksctl's schema: the check checks nothing")
+	}
+	badManaged := renderObject(t, smallResult(t), FormatEksctl, goldenTarget)
+	mngs, _, _ := unstructured.NestedSlice(badManaged.Object, "managedNodeGroups")
+	mngs[0].(map[string]any)["spot"] = "yes"
+	unstructured.SetNestedSlice(badManaged.Object, mngs, "managedNodeGroups")
+	if err := validate(badManaged); err == nil {
+		t.Error("a managed node group with spot: \"yes\" passed eksctl's schema")
 	}
 }
