@@ -237,6 +237,7 @@ func (a *Agent) persist(ctx context.Context, until time.Time, hedged bool, f fun
 	launch()
 	backoff := wait.Backoff{Duration: retryFirst, Factor: 2, Steps: 1 << 30, Cap: retryCap}
 	var last error
+	told := false // a policy's refusal is logged once (deniedByPolicy)
 	for {
 		var hedge <-chan time.Time
 		if hedged && inFlight < maxAttempts {
@@ -252,13 +253,16 @@ func (a *Agent) persist(ctx context.Context, until time.Time, hedged bool, f fun
 				return nil
 			}
 			last = err
+			denied := a.deniedByPolicy(err, &told, log)
 			if ctx.Err() != nil || (!until.IsZero() && a.clock.Now().After(until)) {
 				return last
 			}
 			if inFlight > 0 {
 				continue // another attempt is still out
 			}
-			log.Warn("retrying: the API server did not accept the change", zap.Error(err))
+			if !denied {
+				log.Warn("retrying: the API server did not accept the change", zap.Error(err))
+			}
 			select {
 			case <-ctx.Done():
 				return last

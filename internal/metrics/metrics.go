@@ -57,6 +57,9 @@ type Metrics struct {
 	// KubeRequests counts Kubernetes API requests the agent made, by method
 	// and status code: zero in steady state.
 	KubeRequests *prometheus.CounterVec
+	// PolicyDenials counts the agent's Kubernetes API requests refused by
+	// a ValidatingAdmissionPolicy (the chart's node-bound policy), by policy.
+	PolicyDenials *prometheus.CounterVec
 	// BuildInfo is 1, labelled with the build's version and Go version.
 	BuildInfo *prometheus.GaugeVec
 
@@ -98,11 +101,13 @@ func New(reg prometheus.Registerer) *Metrics {
 			[]string{"node", "instance_type", "zone", "lifecycle"}),
 		KubeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "kube_api_requests_total",
 			Help: "Kubernetes API requests made by the agent, by method and status code; none in steady state."}, []string{"method", "code"}),
+		PolicyDenials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "kube_api_policy_denials_total",
+			Help: "Kubernetes API requests of the agent refused by a ValidatingAdmissionPolicy (the chart's node-bound policy: see its README), by policy."}, []string{"policy"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 			Help: "Always 1: the version and Go version of this build."}, []string{"version", "goversion"}),
 	}
 	m.all = []prometheus.Collector{m.Notices, m.Deadline, m.DrainDuration, m.DetectionToCordon, m.Pods, m.LatePods,
-		m.MissedDeadline, m.IMDSRequests, m.IMDSLastSuccess, m.Webhook, m.NodeInfo, m.KubeRequests, m.BuildInfo,
+		m.MissedDeadline, m.IMDSRequests, m.IMDSLastSuccess, m.Webhook, m.NodeInfo, m.KubeRequests, m.PolicyDenials, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	reg.MustRegister(m.all...)
 	for _, o := range Outcomes {
