@@ -13,7 +13,7 @@ import (
 // The "Done when" of issue 15, checked through the command line on the real
 // feed snapshot. The prices the checks use are worked out here from the
 // shared files themselves (On-Demand list price × (1 − feed savings)), and
-// which types are burstable, storage-dense or accelerated is read from
+// which types are burstable, storage-optimized, bare metal or accelerated is read from
 // Karpenter's table, so the test does not trust the code it checks.
 
 // sharedDataDir is the real data folder ($SPOT_HANDLER_SHARED_DATA or
@@ -47,6 +47,7 @@ type specWorld struct {
 	karpenter map[string]struct {
 		Arch     string `json:"arch"`
 		Category string `json:"category"`
+		Size     string `json:"size"`
 		GPUCount int    `json:"gpu_count"`
 	}
 }
@@ -76,14 +77,14 @@ var (
 )
 
 // eligible reports whether typ is a plain amd64 node-group type: not
-// accelerated, burstable, storage-dense, high-memory or HPC.
+// accelerated, burstable, storage-optimized, high-memory, HPC or bare metal.
 func (w *specWorld) eligible(typ string) bool {
 	k, ok := w.karpenter[typ]
-	if !ok || k.Arch != "amd64" || k.GPUCount > 0 {
+	if !ok || k.Arch != "amd64" || k.GPUCount > 0 || strings.HasPrefix(k.Size, "metal") {
 		return false
 	}
 	switch k.Category {
-	case "t", "d", "h", "u", "x", "hpc", "mac", "f", "vt", "g", "gr", "p", "inf", "trn", "dl":
+	case "t", "d", "h", "i", "im", "is", "u", "x", "hpc", "mac", "f", "vt", "g", "gr", "p", "inf", "trn", "dl":
 		return false
 	}
 	return true
