@@ -37,6 +37,9 @@ type env struct {
 	queueARN string
 	ns       string
 	lease    string
+	// images, if > 0, pads each new node's status with that many images
+	// (testenv.PadStatus): nodes as large as a kubelet's.
+	images int
 }
 
 var envCount atomic.Int64
@@ -142,6 +145,11 @@ func (e *env) instances(n int) []instNode {
 func (e *env) addNode(name, providerID string, pods int, grace int64, delay time.Duration) error {
 	if _, err := plane.NewNode(e.ctx, name, nil); err != nil {
 		return err
+	}
+	if e.images > 0 {
+		if err := plane.PadStatus(e.ctx, name, e.images); err != nil {
+			return err
+		}
 	}
 	if providerID != "" {
 		patch := fmt.Sprintf(`{"spec":{"providerID":%q}}`, providerID)
