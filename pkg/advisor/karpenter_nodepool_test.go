@@ -3,6 +3,7 @@ package advisor
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,8 @@ func TestKarpenterNodePoolIssueCases(t *testing.T) {
 	tests := []struct {
 		name       string
 		vcpus      string
+		memory     string
+		families   string
 		arch       Arch
 		categories []string
 		pin        bool
@@ -106,6 +109,8 @@ func TestKarpenterNodePoolIssueCases(t *testing.T) {
 		{name: "--vcpus 4-16, pinned", vcpus: "4-16", arch: AMD64, pin: true},
 		{name: "--vcpus 4-16", vcpus: "4-16", arch: AMD64},
 		{name: "--vcpus 16 any arch: no im4gn", vcpus: "16", arch: ArchUnknown, forbid: []string{"im4gn.4xlarge", "i4i.4xlarge", "is4gen.4xlarge", "d3.4xlarge"}},
+		{name: "--vcpus 4-16 --memory 8-64", vcpus: "4-16", memory: "8-64", arch: AMD64},
+		{name: "--families ^[cmr]7", families: "^[cmr]7", arch: AMD64, pin: true},
 		{name: "--vcpus 16 --category c,m,r,im asks for im4gn", vcpus: "16", arch: ArchUnknown, categories: []string{"c", "m", "r", "im"}, mustAdmit: []string{"im4gn.4xlarge"}, storageOK: true},
 	}
 	for _, tt := range tests {
@@ -115,6 +120,14 @@ func TestKarpenterNodePoolIssueCases(t *testing.T) {
 				if req.VCPUs, err = ParseRange(tt.vcpus); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if tt.memory != "" {
+				if req.MemoryGiB, err = ParseRange(tt.memory); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.families != "" {
+				req.Families = regexp.MustCompile(tt.families)
 			}
 			m, err := Match(f, SpecsFromFeed(f), req)
 			if err != nil {
@@ -189,6 +202,12 @@ func TestKarpenterNodePoolIssueCases(t *testing.T) {
 				}
 				if slices.Contains(tt.forbid, typ) {
 					t.Errorf("admits %s", typ)
+				}
+				if req.Families != nil && !req.Families.MatchString(l["karpenter.k8s.aws/instance-family"]) {
+					t.Errorf("admits %s outside --families %s", typ, tt.families)
+				}
+				if mib := atoiOr0(l["karpenter.k8s.aws/instance-memory"]); req.MemoryGiB.Set && !req.MemoryGiB.Contains(float64(mib)/1024) {
+					t.Errorf("admits %s with %d MiB outside --memory %s", typ, mib, tt.memory)
 				}
 				if (slices.Contains(storage, cat) && !tt.storageOK) || slices.Contains(accelerated, cat) || l["gpus"] != "0" {
 					t.Errorf("admits %s (category %s) nobody asked for", typ, cat)

@@ -92,7 +92,9 @@ func RenderKarpenter(w io.Writer, r *Result, t Target) error {
 	if len(p.archs) > 0 {
 		req = append(req, in(labelArch, p.archs))
 	}
-	req = append(req, in(labelCategory, p.categories))
+	if len(p.categories) > 0 {
+		req = append(req, in(labelCategory, p.categories))
+	}
 	if p.minGeneration > 0 {
 		req = append(req, karpenterRequirement{Key: labelGeneration, Operator: "Gt", Values: []string{strconv.Itoa(p.minGeneration - 1)}})
 	}
