@@ -17,6 +17,9 @@ func TestStartChecks(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(empty+"-bad", []byte("X-Ok: 1\ntoken-without-name\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	agent := []string{"agent", "--node-name", "n1"}
 	q := "https://sqs.us-east-1.amazonaws.com/123456789012/spot"
 	ctl := []string{"controller", "--cluster-name", "c", "--queue-url", q, "--leader-elect-namespace", "kube-system"}
@@ -51,6 +54,12 @@ func TestStartChecks(t *testing.T) {
 		{"IMDS endpoint not a URL", with(agent, "--imds-endpoint", "169.254.169.254"), nil, []string{`--imds-endpoint="169.254.169.254"`, "http://"}},
 		{"webhook URL and its file", with(agent, "--webhook-url", "https://hooks.example/x", "--webhook-url-file", empty), nil, []string{"--webhook-url", "--webhook-url-file", "one"}},
 		{"webhook URL not http", with(agent, "--webhook-url", "hooks.example/x"), nil, []string{"--webhook-url"}},
+		{"webhook header not Name: value", with(agent, "--webhook-url", "https://hooks.example/x", "--webhook-header", "Bearer abc"), nil, []string{`--webhook-header="Bearer abc"`, `"Name: value"`}},
+		{"webhook header from the environment", with(agent, "--webhook-url", "https://hooks.example/x"), map[string]string{"SPOT_HANDLER_WEBHOOK_HEADER": "X-A: 1\nHost: x"}, []string{"SPOT_HANDLER_WEBHOOK_HEADER", "Host is set by the client"}},
+		{"webhook header without a webhook", with(agent, "--webhook-header", "X-A: 1"), nil, []string{"--webhook-header", "--webhook-url"}},
+		{"webhook header file missing", with(agent, "--webhook-url", "https://hooks.example/x", "--webhook-header-file", filepath.Join(dir, "nope")), nil, []string{"--webhook-header-file"}},
+		{"webhook header file malformed", with(agent, "--webhook-url", "https://hooks.example/x", "--webhook-header-file", empty+"-bad"), nil, []string{"--webhook-header-file", `"Name: value"`}},
+		{"webhook proxy not a URL", with(ctl, "--webhook-url", "https://hooks.example/x", "--webhook-proxy", "proxy:3128"), nil, []string{"--webhook-proxy", "http://HOST:PORT"}},
 		{"bad region", with(ctl, "--region", "us-east"), nil, []string{`--region="us-east"`, "us-east-1"}},
 		{"region unlike the queue's", with(ctl, "--region", "eu-west-1"), nil, []string{"--region=eu-west-1", "us-east-1", "--queue-url"}},
 		{"unknown recheck negative", with(ctl, "--unknown-recheck=-1s"), nil, []string{"--unknown-recheck"}},
