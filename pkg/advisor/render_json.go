@@ -17,6 +17,7 @@ type jsonRequirements struct {
 	Families        string   `json:"families,omitempty"`
 	Categories      []string `json:"categories,omitempty"`
 	Burstable       bool     `json:"burstable,omitempty"`
+	Metal           bool     `json:"metal,omitempty"`
 	Exclude         string   `json:"exclude,omitempty"`
 	MinGeneration   int      `json:"minGeneration,omitempty"`
 	MaxInterruption string   `json:"maxInterruption,omitempty"`
@@ -50,7 +51,7 @@ type jsonData struct {
 func RenderJSON(w io.Writer, r *Result) error {
 	req := r.Requirements
 	jr := jsonRequirements{Region: req.Region, OS: req.OS, VCPUs: req.VCPUs.String(), MemoryGiB: req.MemoryGiB.String(),
-		Arch: string(req.Arch), GPUs: req.GPUs.String(), Categories: req.Categories, Burstable: req.Burstable, MinGeneration: req.MinGeneration, MaxInterruption: r.MaxInterruption, Count: req.Count}
+		Arch: string(req.Arch), GPUs: req.GPUs.String(), Categories: req.Categories, Burstable: req.Burstable, Metal: req.Metal, MinGeneration: req.MinGeneration, MaxInterruption: r.MaxInterruption, Count: req.Count}
 	if req.Arch == ArchUnknown {
 		jr.Arch = "any"
 	}
