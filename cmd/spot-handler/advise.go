@@ -44,6 +44,8 @@ type adviseConfig struct {
 	categories                string
 	burstable, metal          bool
 	pinTypes                  bool
+	eksctlNodeGroup           string
+	capacityRebalance         bool
 	nodes                     int
 	placement                 string
 	minGeneration, count      int
@@ -136,6 +138,8 @@ func parseAdviseFlags(args []string, io stdio) (*adviseConfig, error) {
 	fs.StringVar(&c.name, "name", "spot-nodes", "name of the InstanceGroup, node group or NodePool")
 	fs.StringVar(&c.cluster, "cluster", "my-cluster", "cluster name for kops (label) and eksctl (metadata.name)")
 	fs.BoolVar(&c.pinTypes, "karpenter-pin-types", false, "also pin the ranked set in the Karpenter NodePool (node.kubernetes.io/instance-type);\nby default it constrains by category, generation, size and architecture and lets Karpenter choose")
+	fs.StringVar(&c.eksctlNodeGroup, "eksctl-nodegroup", advisor.EksctlManaged, "eksctl node group: managed (EKS managed, spot: true) or self (self-managed, instancesDistribution)")
+	fs.BoolVar(&c.capacityRebalance, "capacity-rebalance", true, "turn on capacityRebalance in the kops and self-managed eksctl groups; the output says which\ntermination lifecycle hook drains its terminations")
 	fs.StringVar(&c.nodeClass, "node-class", "default", "Karpenter EC2NodeClass the NodePool refers to")
 	fs.IntVar(&c.minSize, "min-size", 0, "minimum size of the kops or eksctl group")
 	fs.IntVar(&c.maxSize, "max-size", 10, "maximum size of the kops or eksctl group")
@@ -249,11 +253,15 @@ func (c *adviseConfig) check(io stdio) error {
 	if err := c.checkSources(); err != nil {
 		return err
 	}
+	if c.eksctlNodeGroup != advisor.EksctlManaged && c.eksctlNodeGroup != advisor.EksctlSelfManaged {
+		return usagef("spot-handler advise: --eksctl-nodegroup %q: want %s or %s", c.eksctlNodeGroup, advisor.EksctlManaged, advisor.EksctlSelfManaged)
+	}
 	if c.minSize < 0 || c.maxSize < c.minSize {
 		return usagef("spot-handler advise: --min-size %d, --max-size %d: want 0 ≤ min ≤ max", c.minSize, c.maxSize)
 	}
 	c.req = req
-	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones), PinTypes: c.pinTypes}
+	c.target = advisor.Target{Name: c.name, Cluster: c.cluster, NodeClass: c.nodeClass, MinSize: c.minSize, MaxSize: c.maxSize, Zones: splitList(c.zones), PinTypes: c.pinTypes,
+		EksctlNodeGroup: c.eksctlNodeGroup, NoCapacityRebalance: !c.capacityRebalance}
 	if err := checkZones(c.target.Zones, c.region); err != nil {
 		return usagef("spot-handler advise: %v", err)
 	}
