@@ -6,11 +6,16 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/spot-handler/spot-handler/internal/webhook"
+	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
 // The start-up checks of values that parse but cannot work. Each error
@@ -33,6 +38,9 @@ func (f *modeFlags) check(dryRun bool) error {
 	if f.margin < 0 || f.margin >= spotNotice {
 		return fmt.Errorf("--drain-margin=%v: use 0s up to under %v (default 15s): a Spot notice comes %v before the termination, so a margin that long leaves no time to drain", f.margin, spotNotice, spotNotice)
 	}
+	if err := f.checkPolicy(); err != nil {
+		return err
+	}
 	if f.qps <= 0 {
 		return fmt.Errorf("--kube-api-qps=%v: use a positive rate (queries per second)", f.qps)
 	}
@@ -50,6 +58,29 @@ func (f *modeFlags) check(dryRun bool) error {
 	}
 	if f.dryRunWebhook && !dryRun {
 		return fmt.Errorf("--dry-run-webhook only applies with --dry-run (a real run always posts): add --dry-run or drop --dry-run-webhook")
+	}
+	return nil
+}
+
+// checkPolicy names the drain policy's flags in their errors (pkg/drain
+// would refuse the same values later, without the flag's name).
+func (f *modeFlags) checkPolicy() error {
+	for _, c := range []struct {
+		flag, v string
+		ok      []string
+	}{
+		{"--pdb-fallback", f.pdbFallback, []string{string(drain.FallbackDelete), string(drain.FallbackWait)}},
+		{"--drain-order", f.drainOrder, []string{string(drain.OrderPriority), string(drain.OrderNone)}},
+		{"--taint-effect", f.taintEffect, []string{string(corev1.TaintEffectNoSchedule), string(corev1.TaintEffectPreferNoSchedule), string(corev1.TaintEffectNoExecute)}},
+	} {
+		if !slices.Contains(c.ok, c.v) {
+			return fmt.Errorf("%s=%q: want %s or %s", c.flag, c.v, strings.Join(c.ok[:len(c.ok)-1], ", "), c.ok[len(c.ok)-1])
+		}
+	}
+	if f.excludeLabel != "" {
+		if errs := validation.IsQualifiedName(f.excludeLabel); len(errs) > 0 {
+			return fmt.Errorf("--exclude-lb-label=%q: not a label key (%s); empty turns it off", f.excludeLabel, errs[0])
+		}
 	}
 	return nil
 }
