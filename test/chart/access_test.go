@@ -15,13 +15,19 @@ import (
 type access struct{ verb, group, resource, sub, ns string }
 
 // asServiceAccount is a client of cfg's API server that impersonates the
-// ServiceAccount ns/name, with the groups the API gives a ServiceAccount.
-func asServiceAccount(t *testing.T, cfg *rest.Config, ns, name string) *kubernetes.Clientset {
+// ServiceAccount ns/name, with the groups the API gives a ServiceAccount
+// and, if node is not "", the node claim a token bound to a pod on node
+// carries (the chart's node-bound policy lets the agent's ServiceAccount
+// change that node only).
+func asServiceAccount(t *testing.T, cfg *rest.Config, ns, name, node string) *kubernetes.Clientset {
 	t.Helper()
 	cfg = rest.CopyConfig(cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:" + ns + ":" + name,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+	}
+	if node != "" {
+		cfg.Impersonate.Extra = map[string][]string{nodeNameClaim: {node}}
 	}
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

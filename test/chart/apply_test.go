@@ -216,9 +216,8 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		checkServiceAccount(t, ctx, p, ns, spot.Name)
 	})
 
-	t.Run("a full drain as the service account", func(t *testing.T) {
-		checkDrainAsServiceAccount(t, ctx, p, ns)
-	})
+	// The full drain as the ServiceAccount runs in TestNodeBoundPolicy, with
+	// a pod-bound token under the node-bound policy.
 
 	t.Run("agent with the chart's arguments", func(t *testing.T) {
 		runChartAgent(t, ctx, p, ns)
@@ -254,7 +253,7 @@ func podNodes(pods []corev1.Pod) []string {
 // checkServiceAccount impersonates the agent's ServiceAccount and proves it
 // can do each thing the agent needs and nothing else asked about.
 func checkServiceAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns, node string) {
-	sa := asServiceAccount(t, p.Config, ns, "spot-handler")
+	sa := asServiceAccount(t, p.Config, ns, "spot-handler", node)
 	var allowed []access
 	for _, v := range []string{"get", "list", "watch", "patch"} {
 		allowed = append(allowed, access{verb: v, resource: "nodes"})

@@ -94,7 +94,7 @@ func TestControllerModeOnAPIServer(t *testing.T) {
 // controllerClient is a client that impersonates the controller's ServiceAccount.
 func controllerClient(t *testing.T, p *testenv.Plane, ns string) *kubernetes.Clientset {
 	t.Helper()
-	return asServiceAccount(t, p.Config, ns, "spot-handler-controller")
+	return asServiceAccount(t, p.Config, ns, "spot-handler-controller", "")
 }
 
 func checkControllerAccount(t *testing.T, ctx context.Context, p *testenv.Plane, ns, node string) {

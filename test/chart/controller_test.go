@@ -38,7 +38,7 @@ var notFromControllerValues = map[string]string{
 // TestModes: which objects each mode renders, and that the agent's and the
 // controller's pods never match each other's selectors.
 func TestModes(t *testing.T) {
-	agentKinds := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "ServiceAccount"}
+	agentKinds := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	controllerKinds := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "ServiceAccount"}
 	for mode, want := range map[string][]string{
 		"daemonset":  agentKinds,

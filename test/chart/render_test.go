@@ -63,9 +63,9 @@ func TestLint(t *testing.T) {
 
 func TestTemplateDefaults(t *testing.T) {
 	objs := render(t, "kube-system", nil)
-	want := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "ServiceAccount"}
+	want := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	if got := kinds(objs); !reflect.DeepEqual(got, want) {
-		t.Fatalf("default values render %v, want %v (optional features must be off by default)", got, want)
+		t.Fatalf("default values render %v, want %v (optional features must be off by default; the node-bound policy is on from Kubernetes 1.32)", got, want)
 	}
 	ds := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet"))
 	checkHardened(t, ds)
@@ -220,7 +220,7 @@ func checkSpotAffinity(t *testing.T, a *corev1.Affinity) {
 func TestTemplateAllFeatures(t *testing.T) {
 	objs := render(t, "spot", allFeatures(t))
 	want := []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "PodMonitor",
-		"PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"}
+		"PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	if got := kinds(objs); !reflect.DeepEqual(got, want) {
 		t.Fatalf("all features render %v, want %v", got, want)
 	}
@@ -352,8 +352,9 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	}
 
 	off := render(t, "spot", nil, "rbac.create=false", "serviceAccount.create=false", "serviceAccount.name=existing")
-	if got := kinds(off); !reflect.DeepEqual(got, []string{"DaemonSet"}) {
-		t.Errorf("with rbac.create=false and serviceAccount.create=false the chart renders %v, want only the DaemonSet", got)
+	// The node-bound policy grants nothing: it still binds the existing ServiceAccount to its node.
+	if got := kinds(off); !reflect.DeepEqual(got, []string{"DaemonSet", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}) {
+		t.Errorf("with rbac.create=false and serviceAccount.create=false the chart renders %v, want only the DaemonSet and the node-bound policy", got)
 	}
 	if sa := fromUnstructured[appsv1.DaemonSet](t, one(t, off, "DaemonSet")).Spec.Template.Spec.ServiceAccountName; sa != "existing" {
 		t.Errorf("serviceAccountName = %q, want existing", sa)

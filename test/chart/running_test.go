@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/spot-handler/spot-handler/internal/metrics"
 	"github.com/spot-handler/spot-handler/internal/testenv"
@@ -40,10 +38,13 @@ func freeLoopbackPort(t *testing.T) int {
 
 // runChartAgent runs the agent binary with exactly the container arguments
 // and environment the chart renders (the downward API filled in by hand) and
-// as the chart's ServiceAccount (impersonated), against the local plane and
-// AEMM. It checks the agent turns ready and serves the metrics the alerts and
-// dashboard rely on, then that a Spot notice gets its node cordoned, tainted
-// and drained with the chart's RBAC alone.
+// as the chart's ServiceAccount, with the token the kubelet would project
+// into the chart's agent pod on the node (minted by the TokenRequest API,
+// bound to that pod), against the local plane and AEMM, under the chart's
+// node-bound policy rendered with the same values. It checks the agent turns
+// ready and serves the metrics the alerts and dashboard rely on, then that a
+// Spot notice gets its node cordoned, tainted and drained with the chart's
+// RBAC alone, and nothing it does is refused.
 func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns string) {
 	node, err := p.NewNode(ctx, "spot-agent", map[string]string{"eks.amazonaws.com/capacityType": "SPOT"})
 	if err != nil {
@@ -67,7 +68,8 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	// checks below), due in 2 minutes.
 	deadline := time.Now().Add(2 * time.Minute).UTC().Format(time.RFC3339)
 	aemm := testenv.StartAEMM(t, "spot", "--imdsv2", "-a", "terminate", "-t", deadline, "-d", "10", "--rebalance-delay-sec", "100000")
-	kubeconfig := serviceAccountKubeconfig(t, p, ns)
+	self := agentPod(t, ctx, p, ns, node.Name)
+	kubeconfig := tokenKubeconfig(t, p.Config, mintToken(t, ctx, p, ns, "spot-handler", self))
 	mp, pp := freeLoopbackPort(t), freeLoopbackPort(t)
 	// The chart binds /metrics to [$(POD_IP)]:PORT and, with hostNetwork, the
 	// probes to 127.0.0.1:PORT; the pod IP given below is loopback, so the
@@ -75,7 +77,8 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	objs := render(t, ns, nil, "agent.imdsEndpoint="+aemm.URL, fmt.Sprintf("agent.metricsPort=%d", mp), fmt.Sprintf("agent.probePort=%d", pp),
 		fmt.Sprintf("agent.extraArgs={--kubeconfig=%s}", kubeconfig))
 	c := fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")).Spec.Template.Spec.Containers[0]
-	downward := map[string]string{"spec.nodeName": node.Name, "metadata.name": "spot-handler-test", "metadata.namespace": ns, "status.podIP": "127.0.0.1"}
+	applyNodeBoundPolicy(t, ctx, p, objs, ns)
+	downward := map[string]string{"spec.nodeName": node.Name, "metadata.name": self.Name, "metadata.namespace": ns, "status.podIP": "127.0.0.1"}
 	env := []string{"HOME=" + t.TempDir()}
 	for _, e := range c.Env {
 		switch {
@@ -245,24 +248,4 @@ func runChartAgent(t *testing.T, ctx context.Context, p *testenv.Plane, ns strin
 	if strings.Contains(strings.ToLower(logs.String()), "forbidden") {
 		t.Errorf("the agent hit a permission it lacks:\n%s", logs.String())
 	}
-}
-
-// serviceAccountKubeconfig writes a kubeconfig for the plane that
-// impersonates the chart's ServiceAccount in ns, so a process using it has
-// exactly the chart's permissions.
-func serviceAccountKubeconfig(t *testing.T, p *testenv.Plane, ns string) string {
-	t.Helper()
-	kc, err := clientcmd.LoadFromFile(p.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ai := range kc.AuthInfos {
-		ai.Impersonate = "system:serviceaccount:" + ns + ":spot-handler"
-		ai.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

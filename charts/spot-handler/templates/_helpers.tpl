@@ -76,3 +76,24 @@ app.kubernetes.io/part-of: spot-handler
 {{- fail "a webhook template is set but webhook.secretName is empty: set webhook.secretName to the Secret that holds the webhook URL" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Whether the node-bound ValidatingAdmissionPolicy is rendered: "true", or why not. agent.nodeBoundPolicy true renders it, false never, auto (the default) where the cluster is 1.32 or newer (pod-bound tokens carry the node claims from 1.32 on). */}}
+{{- define "spot-handler.nodeBoundPolicy" -}}
+{{- $v := toString .Values.agent.nodeBoundPolicy -}}
+{{- if not (include "spot-handler.agentEnabled" .) -}}
+no agent in mode {{ .Values.mode }}
+{{- else if eq $v "true" -}}
+true
+{{- else if eq $v "false" -}}
+agent.nodeBoundPolicy is false
+{{- else if semverCompare ">=1.32.0-0" .Capabilities.KubeVersion.Version -}}
+true
+{{- else -}}
+the cluster runs Kubernetes {{ .Capabilities.KubeVersion.Version }}: a pod-bound token carries the node claims from 1.32 on (agent.nodeBoundPolicy is auto)
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the node-bound ValidatingAdmissionPolicy and its binding. */}}
+{{- define "spot-handler.nodeBoundPolicyName" -}}
+{{- printf "%s-node-bound" (include "spot-handler.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
