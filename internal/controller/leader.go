@@ -16,10 +16,11 @@ import (
 // and only once lead has returned (every receive, handler, drain and
 // lifecycle wait of the term stopped) does the replica stand as a candidate
 // again. So nothing of an ended term touches the next one: not its pool, its
-// lifecycle state or its spot_handler_leader. At ctx's end the term ends
-// first and the Lease is released once it has wound down (client-go alone
-// would release it first), so the other replica takes over as soon as
-// nothing of this term can act; elect returns then.
+// lifecycle state or its spot_handler_leader. Whether the Lease was lost
+// or ctx ended, the Lease is released (releaseLease) only once the term has
+// wound down, so the other replica takes over as soon as nothing of this
+// term can act and never before; client-go's own release on cancel would
+// give it up first. elect returns once the term has wound down.
 func (c *Controller) elect(ctx context.Context) {
 	lock := &sayLock{c: c, Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: c.cfg.LeaseNamespace, Name: c.cfg.LeaseName},
@@ -29,7 +30,7 @@ func (c *Controller) elect(ctx context.Context) {
 	for ctx.Err() == nil {
 		won := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: lock, ReleaseOnCancel: true, Name: c.cfg.LeaseName,
+			Lock: lock, ReleaseOnCancel: false, Name: c.cfg.LeaseName,
 			LeaseDuration: c.cfg.LeaseDuration, RenewDeadline: c.cfg.RenewDeadline, RetryPeriod: c.cfg.RetryPeriod,
 			Callbacks: leaderelection.LeaderCallbacks{
 				// client-go calls it on a goroutine of its own and does not
@@ -56,6 +57,7 @@ func (c *Controller) elect(ctx context.Context) {
 			le.Run(electCtx) // returns when leadership is lost or release is called
 		}()
 		c.term(ctx, won, ran, release)
+		c.releaseLease(lock)
 		select {
 		case <-ctx.Done():
 		case <-c.clock.After(c.cfg.RetryPeriod):
@@ -118,4 +120,19 @@ func (l *sayLock) said(ok bool, err error) {
 		return
 	}
 	l.c.say.fail("lease", "the leader Lease cannot be read or written; this replica cannot lead", err, l.c.leaseHint, lease)
+}
+
+// releaseLease gives the Lease up once the term has wound down, if it is
+// still this replica's: a guarded update (the lock writes with the
+// resourceVersion of its read), so a Lease another replica took in between
+// is never cleared. A failure is no matter: the Lease then expires.
+func (c *Controller) releaseLease(lock resourcelock.Interface) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewDeadline)
+	defer cancel()
+	rec, _, err := lock.Get(ctx)
+	if err != nil || rec.HolderIdentity != c.cfg.Identity {
+		return
+	}
+	now := metav1.Now()
+	_ = lock.Update(ctx, resourcelock.LeaderElectionRecord{LeaderTransitions: rec.LeaderTransitions, LeaseDurationSeconds: 1, RenewTime: now, AcquireTime: now})
 }
