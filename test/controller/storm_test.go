@@ -26,17 +26,20 @@ func storm(tb testing.TB, e *env, nodes []instNode, o *observer, margin time.Dur
 		bodies = append(bodies, spotEvent(in.id, now))
 	}
 	e.send(bodies...)
-	waitUntil(tb, 3*time.Minute, "every node empty", o.allEmpty)
+	// Until every node is empty or every deadline has passed: a node still
+	// holding pods then counts as late (not a fatal error, so a benchmark
+	// reports how many made it).
+	for end := now.Add(3 * time.Minute); !o.allEmpty() && time.Now().Before(end); {
+		time.Sleep(200 * time.Millisecond)
+	}
 	r := stormResult{allInTime: true, slowestSpare: time.Hour}
 	for _, in := range nodes {
 		n := e.notice(in.node)
-		if n == nil {
-			tb.Fatalf("node %s has no notice record", in.node)
-			return r // Fatalf does not return; this tells staticcheck so
-		}
 		c, em := o.times(in.node)
-		if c.IsZero() || em.IsZero() {
-			tb.Fatalf("node %s: cordoned %v, empty %v", in.node, c, em)
+		if n == nil || c.IsZero() || em.IsZero() {
+			r.allInTime = false
+			r.late = append(r.late, fmt.Sprintf("%s (record %v, cordoned %v, empty %v)", in.node, n != nil, !c.IsZero(), !em.IsZero()))
+			continue
 		}
 		r.cordon = append(r.cordon, c.Sub(n.Detected))
 		r.empty = append(r.empty, em.Sub(n.Detected))
