@@ -85,13 +85,7 @@ func TestLostLeaseKeptUntilTheTermWindsDown(t *testing.T) {
 			t.Errorf("the other replica began leading while the first term was still winding down (its drain held)")
 		}
 	}()
-	holder := func() string {
-		l, err := kube.CoordinationV1().Leases("kube-system").Get(context.Background(), "l", metav1.GetOptions{})
-		if err != nil || l.Spec.HolderIdentity == nil {
-			return ""
-		}
-		return *l.Spec.HolderIdentity
-	}
+	holder := func() string { return leaseHolder(kube) }
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		wound := logs.FilterMessage("no longer leading: receiving stopped, drains stopped (the next leader resumes them)").Len() > 0
 		if h := holder(); h != "me" && !wound && !said {

@@ -218,13 +218,7 @@ func TestShutdownReleasesTheLeaseAfterTheTerm(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the Spot warning's drain never started")
 	}
-	holder := func() string {
-		l, err := kube.CoordinationV1().Leases("kube-system").Get(context.Background(), "l", metav1.GetOptions{})
-		if err != nil || l.Spec.HolderIdentity == nil {
-			return ""
-		}
-		return *l.Spec.HolderIdentity
-	}
+	holder := func() string { return leaseHolder(kube) }
 	shutdown()
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if h := holder(); h != "me" {
@@ -245,4 +239,14 @@ func TestShutdownReleasesTheLeaseAfterTheTerm(t *testing.T) {
 	if n := logs.FilterMessage("no longer leading: receiving stopped, drains stopped (the next leader resumes them)").Len(); n != 1 {
 		t.Errorf("the term wound down %d times, want once", n)
 	}
+}
+
+// leaseHolder is the holder of the test's Lease kube-system/l ("" if none
+// or unreadable).
+func leaseHolder(kube *fake.Clientset) string {
+	l, err := kube.CoordinationV1().Leases("kube-system").Get(context.Background(), "l", metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
 }
