@@ -2,7 +2,9 @@ package chart_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -121,16 +123,16 @@ func nodeBoundTable(t *testing.T, ctx context.Context, p *testenv.Plane, ns, pre
 	exclude := drain.DefaultExcludeLabel
 	cases := []nodeBoundCase{
 		{name: "cordon A", do: patch(nodeA, `{"spec":{"unschedulable":true}}`)},
-		{name: "taint A", do: patch(nodeA, `{"spec":{"taints":[{"key":"`+drain.TaintKey+`","value":"SpotInterruption","effect":"NoSchedule"}]}}`)},
+		{name: "taint A", do: addTaints(nodeA, corev1.Taint{Key: drain.TaintKey, Value: "SpotInterruption", Effect: corev1.TaintEffectNoSchedule})},
 		{name: "annotate A", do: patch(nodeA, `{"metadata":{"annotations":{"`+drain.NoticeAnnotation+`":"{}","`+drain.ClaimAnnotation+`":"x"}}}`)},
 		{name: "label A for load balancers", do: patch(nodeA, `{"metadata":{"labels":{"`+exclude+`":"true"}}}`)},
 		{name: "delete a pod on A", do: deletePod(work, "on-a")},
 		{name: "cordon B", do: patch(nodeB, `{"spec":{"unschedulable":true}}`), denied: "only its own node " + nodeA + " (claim " + nodeNameClaim + "), not node " + nodeB},
-		{name: "taint B", do: patch(nodeB, `{"spec":{"taints":[{"key":"`+drain.TaintKey+`","value":"SpotInterruption","effect":"NoExecute"}]}}`), denied: "not node " + nodeB},
+		{name: "taint B", do: addTaints(nodeB, corev1.Taint{Key: drain.TaintKey, Value: "SpotInterruption", Effect: corev1.TaintEffectNoExecute}), denied: "not node " + nodeB},
 		{name: "delete a pod on B", do: deletePod(work, "on-b"), denied: "delete only pods on its own node " + nodeA + " (claim " + nodeNameClaim + "), not pod " + work + "/on-b on node " + nodeB},
 		{name: "another label on A", do: patch(nodeA, `{"metadata":{"labels":{"node-restriction.kubernetes.io/sensitive":"true"}}}`), denied: "only the label " + exclude + " and the annotations"},
 		{name: "another annotation on A", do: patch(nodeA, `{"metadata":{"annotations":{"spot-handler.io/maintenance-wait":"{}"}}}`), denied: "not spot-handler.io/maintenance-wait"},
-		{name: "another taint on A", do: patch(nodeA, `{"spec":{"taints":[{"key":"`+drain.TaintKey+`","value":"SpotInterruption","effect":"NoSchedule"},{"key":"dedicated","value":"x","effect":"NoExecute"}]}}`), denied: "only the taint " + drain.TaintKey},
+		{name: "another taint on A", do: addTaints(nodeA, corev1.Taint{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoExecute}), denied: "only the taint " + drain.TaintKey},
 		{name: "providerID of A", do: patch(nodeA, `{"spec":{"providerID":"aws:///us-east-1a/i-0123456789abcdef0"}}`), denied: "no other field of the spec"},
 		{name: "cordon A made again (another uid)", do: func(ctx context.Context, c kubernetes.Interface) error {
 			if err := p.Client.CoreV1().Nodes().Delete(ctx, nodeA, metav1.DeleteOptions{}); err != nil {
@@ -143,6 +145,13 @@ func nodeBoundTable(t *testing.T, ctx context.Context, p *testenv.Plane, ns, pre
 		}, denied: "only the node of uid " + string(a.UID) + " (claim " + nodeUIDClaim + ")"},
 		{name: "cordon A without node claim", unbound: true, do: patch(nodeA, `{"spec":{"unschedulable":false}}`), denied: "no " + nodeNameClaim + " claim"},
 		{name: "delete a pod on A without node claim", unbound: true, do: deletePod(work, "on-a-unbound"), denied: "no " + nodeNameClaim + " claim"},
+	}
+	if enforced {
+		// `spot-handler rehearse` acts as its user, whom the policy does not match.
+		out, err := exec.Command(agentBinary(t), "rehearse", "--node", nodeB, "--kubeconfig", p.Kubeconfig, "--undo").CombinedOutput()
+		if err != nil {
+			t.Errorf("spot-handler rehearse --undo on %s, as the user, under the policy: %v\n%s", nodeB, err, out)
+		}
 	}
 	for _, c := range cases {
 		cl := bound
@@ -168,6 +177,31 @@ func nodeBoundTable(t *testing.T, ctx context.Context, p *testenv.Plane, ns, pre
 func patch(node, body string) func(context.Context, kubernetes.Interface) error {
 	return func(ctx context.Context, c kubernetes.Interface) error {
 		_, err := c.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, []byte(body), metav1.PatchOptions{})
+		return err
+	}
+}
+
+// addTaints is a case that adds taints to node's, as the agent does: a
+// JSON patch guarded on the taints it read (a merge patch would replace
+// the list, and with it a taint the node lifecycle controller adds on a
+// cordon), read again when someone changed them in between.
+func addTaints(node string, taints ...corev1.Taint) func(context.Context, kubernetes.Interface) error {
+	return func(ctx context.Context, c kubernetes.Interface) error {
+		var err error
+		for range 20 {
+			var n *corev1.Node
+			if n, err = c.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil {
+				return err
+			}
+			guard := map[string]any{"op": "test", "path": "/spec/taints", "value": n.Spec.Taints}
+			if len(n.Spec.Taints) == 0 {
+				guard["value"] = nil
+			}
+			body, _ := json.Marshal([]map[string]any{guard, {"op": "add", "path": "/spec/taints", "value": append(n.Spec.Taints, taints...)}})
+			if _, err = c.CoreV1().Nodes().Patch(ctx, node, types.JSONPatchType, body, metav1.PatchOptions{}); !apierrors.IsInvalid(err) {
+				return err
+			}
+		}
 		return err
 	}
 }
