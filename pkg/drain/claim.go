@@ -117,22 +117,22 @@ func unclaimPatch(n *corev1.Node, holder string) []patchOp {
 }
 
 // tryClaim claims the node for this drain, which works to deadline, if no
-// one else holds it or the holder's claim yields to deadline; it reports
-// whether this drain holds it now.
-func (d *Drainer) tryClaim(ctx context.Context, node string, deadline time.Time) bool {
-	mine := false
+// one else holds it or the holder's claim yields to deadline. It reports
+// whether this drain holds it now, and whether another drain's live claim
+// kept it from doing so (false for an API failure: nothing is known).
+func (d *Drainer) tryClaim(ctx context.Context, node string, deadline time.Time) (mine, taken bool) {
 	err := retryTransient(ctx, d.clock, func(ctx context.Context) error {
 		return patchNode(ctx, d.client, node, func(n *corev1.Node) ([]patchOp, error) {
 			ops, ok := claimPatch(n, d.holder, d.clock.Now(), deadline)
-			mine = ok
+			mine, taken = ok, !ok
 			return ops, nil
 		})
 	})
 	if err != nil {
 		d.log.Warn("claiming the node's drain failed", zap.String("node", node), zap.Error(err))
-		return false
+		return false, false
 	}
-	return mine
+	return mine, taken
 }
 
 // unclaim gives the claim up at the drain's end, so the next drain of the

@@ -93,7 +93,7 @@ func TestDrainEvictionRefusals(t *testing.T) {
 		// anyway: deleted now, even with --pdb-fallback=wait.
 		{"namespace being deleted 403, wait", FallbackWait, &testenv.Rule{Status: 403,
 			Message: "pods \"guarded\" is forbidden: unable to create new content in namespace ns because it is being terminated",
-			Causes: []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Message: "namespace ns is being terminated", Field: "metadata.namespace"}}},
+			Causes:  []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Message: "namespace ns is being terminated", Field: "metadata.namespace"}}},
 			DeletedAfterRefusal, "namespace is being deleted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,7 +88,8 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 	pods, held := d.orderByBudgets(endCtx, pods)
 	rep.Skipped = skipped
 	r := &drainRun{d: d, tr: tr, sl: newSlots(d.policy.Parallelism).gated(req.Gate), started: started, deadline: req.Deadline,
-		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}, owner: d.tryClaim(endCtx, req.Node, req.Deadline)}
+		node: req.Node, known: map[types.UID]bool{}, lookups: map[types.UID]*lookup{}}
+	r.owner, _ = d.tryClaim(endCtx, req.Node, req.Deadline)
 	if !r.owner {
 		rep.OtherDrainer = d.claimHolder(endCtx, req.Node)
 		d.log.Info("another drain of this node is evicting its pods; watching them go", zap.String("node", req.Node),
@@ -216,11 +217,19 @@ func (r *drainRun) run(ctx context.Context, rep *Report, onEmpty func(*Report)) 
 				break // fired as the node emptied: nothing to claim
 			}
 			was := r.owner
-			r.owner = r.d.tryClaim(ctx, r.node, r.deadline) || was
-			if r.owner && !was {
-				r.d.log.Info("the other drain of this node stopped renewing its claim; taking over", zap.String("node", r.node))
+			mine, taken := r.d.tryClaim(ctx, r.node, r.deadline)
+			// An API failure changes nothing; another drain's live claim
+			// (one with an earlier deadline took it) makes this one watch:
+			// it starts no eviction more, and the holder evicts.
+			r.owner = mine || (was && !taken)
+			switch {
+			case r.owner && !was:
+				r.d.log.Info("this drain now holds the node's claim (the other drain stopped renewing it, or works to a later deadline); evicting", zap.String("node", r.node))
 				r.owned = true
 				r.waves(ctx, jobCtx)
+			case was && !r.owner:
+				r.d.log.Info("a drain with an earlier deadline took this node's claim; watching the pods go", zap.String("node", r.node),
+					zap.String("holder", r.d.claimHolder(ctx, r.node)))
 			}
 			renew.Reset(claimTTL / 3)
 		}

@@ -78,7 +78,7 @@ func (r *drainRun) rest(renew clock.Timer) {
 func (r *drainRun) wake(ctx, jobCtx context.Context, renew clock.Timer) {
 	r.idle = false
 	renew.Reset(claimTTL / 3)
-	if r.owner = r.d.tryClaim(ctx, r.node, r.deadline); r.owner {
+	if r.owner, _ = r.d.tryClaim(ctx, r.node, r.deadline); r.owner {
 		r.owned = true
 		r.waves(ctx, jobCtx)
 	}
