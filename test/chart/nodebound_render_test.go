@@ -25,9 +25,9 @@ func TestNodeBoundPolicyRendered(t *testing.T) {
 	}{
 		{"auto on 1.37", kubeVersion, nil, true, "ValidatingAdmissionPolicy\n" + policyName},
 		{"auto on 1.32", "1.32.0", nil, true, "ValidatingAdmissionPolicy\n" + policyName},
-		{"auto on 1.31", "1.31.4", nil, false, "No node-bound policy: the cluster runs Kubernetes v1.31.4: a pod-bound token carries the node claims from 1.32 on"},
+		{"auto on 1.31", "1.31.4", nil, false, "No node-bound policy (the cluster runs Kubernetes v1.31.4: a pod-bound token carries the node claims from 1.32 on (agent.nodeBoundPolicy is auto))"},
 		{"true on 1.31", "1.31.4", []string{"agent.nodeBoundPolicy=true"}, true, "ValidatingAdmissionPolicy\n" + policyName},
-		{"false on 1.37", kubeVersion, []string{"agent.nodeBoundPolicy=false"}, false, "No node-bound policy: agent.nodeBoundPolicy is false."},
+		{"false on 1.37", kubeVersion, []string{"agent.nodeBoundPolicy=false"}, false, "No node-bound policy (agent.nodeBoundPolicy is false)."},
 		{"mode controller", kubeVersion, []string{"mode=controller", "controller.queueURL=https://sqs.us-east-1.amazonaws.com/1/q", "clusterName=c"}, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
