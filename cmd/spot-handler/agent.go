@@ -70,6 +70,9 @@ func (f *agentFlags) checked(getenv func(string) string) (agent.Config, *http.Cl
 			return nil
 		},
 		cfg.Validate)
+	if f.webhookOff {
+		cfg.WebhookURL = "" // a warning says why
+	}
 	return cfg, hooks, err
 }
 
@@ -89,6 +92,7 @@ func runAgent(ctx context.Context, args []string, io stdio) error {
 		return err
 	}
 	defer func() { _ = p.log.Sync() }()
+	f.sayWarnings(p.log)
 	a, err := agent.New(cfg, agent.Deps{Kube: p.kube, Registry: p.reg, Metrics: p.metrics, Logger: p.log, WebhookClient: hooks})
 	if err != nil {
 		return usageError{fmt.Errorf("spot-handler agent: %w", err)}

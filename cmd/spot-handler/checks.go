@@ -30,19 +30,25 @@ const spotNotice = 2 * time.Minute
 const maxRecheck = 12 * time.Hour
 
 // regionPattern is what an AWS region name looks like (us-east-1,
-// us-gov-west-1, cn-north-1).
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+// us-gov-west-1, cn-north-1, eusc-de-east-1 of the European Sovereign
+// Cloud, a FIPS pseudo-region like us-east-1-fips).
+var regionPattern = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}(-fips)?$`)
 
 // check tests the flags both modes share; dryRun is the mode's --dry-run.
 func (f *modeFlags) check(dryRun bool) error {
-	if f.margin < 0 || f.margin >= spotNotice {
+	switch {
+	case f.margin < 0:
+		return fmt.Errorf("--drain-margin=%v: use 0s or more, under %v (default 15s)", f.margin, spotNotice)
+	case f.margin >= spotNotice && f.marginWarns:
+		f.warn("--drain-margin=%v leaves a Spot interruption no time to drain (its notice comes %v before the termination); lifecycle-hook and Health drains keep theirs: use under %v (default 15s)", f.margin, spotNotice, spotNotice)
+	case f.margin >= spotNotice:
 		return fmt.Errorf("--drain-margin=%v: use 0s up to under %v (default 15s): a Spot notice comes %v before the termination, so a margin that long leaves no time to drain", f.margin, spotNotice, spotNotice)
 	}
 	if err := f.checkPolicy(); err != nil {
 		return err
 	}
-	if f.qps <= 0 {
-		return fmt.Errorf("--kube-api-qps=%v: use a positive rate (queries per second)", f.qps)
+	if f.qps == 0 {
+		return fmt.Errorf("--kube-api-qps=0: use a positive rate (queries per second), or a negative one for no client-side limit")
 	}
 	if f.burst < 1 {
 		return fmt.Errorf("--kube-api-burst=%d: use 1 or more (requests allowed at once above --kube-api-qps)", f.burst)
@@ -57,7 +63,7 @@ func (f *modeFlags) check(dryRun bool) error {
 		return fmt.Errorf("--probe-addr=%q and --metrics-addr=%q are the same port: give each its own", f.probeAddr, f.metricsAddr)
 	}
 	if f.dryRunWebhook && !dryRun {
-		return fmt.Errorf("--dry-run-webhook only applies with --dry-run (a real run always posts): add --dry-run or drop --dry-run-webhook")
+		f.warn("--dry-run-webhook does nothing without --dry-run (a real run always posts): drop it, or add --dry-run")
 	}
 	return nil
 }
@@ -105,7 +111,7 @@ func (f *modeFlags) finish(dryRun bool, webhookURL, template string, mode ...fun
 // checkWebhook builds the webhook's sender once, so a bad URL, template,
 // header or proxy fails at start, not at the first notice.
 func (f *modeFlags) checkWebhook(rawURL, template string) error {
-	if rawURL == "" && (len(f.webhookHeaders.Header()) > 0 || f.webhookHeaderFile != "" || f.webhookProxy != "") {
+	if rawURL == "" && !f.webhookOff && (len(f.webhookHeaders.Header()) > 0 || f.webhookHeaderFile != "" || f.webhookProxy != "") {
 		return fmt.Errorf("--webhook-header, --webhook-header-file and --webhook-proxy need a webhook: set --webhook-url or --webhook-url-file, or drop them")
 	}
 	_, err := webhook.New(webhook.Config{URL: rawURL, Template: template})
@@ -159,8 +165,9 @@ func checkOptionalURL(flag, v, want string) error {
 // queueName is what an SQS queue name looks like (a .fifo suffix allowed).
 var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}(\.fifo)?$`)
 
-// checkQueueURL tests --queue-url: an http(s) URL whose path is
-// /ACCOUNT/NAME, as SQS (and moto, for tests) gives it.
+// checkQueueURL tests --queue-url: an http(s) URL whose path ends in
+// /ACCOUNT/NAME, as SQS (and moto, for tests) gives it; LocalStack's
+// path-style URLs put more before them (/queue/REGION/ACCOUNT/NAME).
 func checkQueueURL(v string) error {
 	const want = "the SQS queue's URL, https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (the QueueURL output of 'spot-handler controller setup')"
 	if err := checkURL("--queue-url", v, want); err != nil {
@@ -168,7 +175,7 @@ func checkQueueURL(v string) error {
 	}
 	u, _ := url.Parse(v)
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(parts) != 2 || parts[0] == "" || !queueName.MatchString(parts[1]) {
+	if len(parts) < 2 || parts[len(parts)-2] == "" || !queueName.MatchString(parts[len(parts)-1]) {
 		return fmt.Errorf("--queue-url=%q: want %s", v, want)
 	}
 	return nil

@@ -40,6 +40,31 @@ type modeFlags struct {
 	kubeContext                                     string
 	qps                                             float64
 	burst                                           int
+	// marginWarns: a --drain-margin past a Spot notice is a warning, not
+	// a refusal (the controller's lifecycle and Health drains keep time).
+	marginWarns bool
+	// warnings are the problems the checks found that do not stop the
+	// process (a side channel, the webhook, is off; a flag does nothing):
+	// an agent or controller refused at start drains no node at all, so
+	// these are logged as errors once the logger is built, and it carries
+	// on (see say).
+	warnings []string
+	// webhookOff: the webhook's URL or headers could not be read; it is
+	// off, and a warning says why.
+	webhookOff bool
+}
+
+// warn records a problem that does not stop the process.
+func (f *modeFlags) warn(format string, args ...any) {
+	f.warnings = append(f.warnings, fmt.Sprintf(format, args...))
+}
+
+// sayWarnings logs each warning the checks recorded, once, as an error
+// line: what is wrong and what to do.
+func (f *modeFlags) sayWarnings(log *zap.Logger) {
+	for _, w := range f.warnings {
+		log.Error("configuration problem; carrying on: "+w, zap.String("what_to_do", "fix the flag or its chart value and restart"))
+	}
 }
 
 // register adds the shared flags to fs; marginHelp says what --drain-margin
@@ -79,7 +104,11 @@ func (f *modeFlags) webhookClient() (*http.Client, error) {
 		}
 		more, err := webhook.ParseHeaders(string(b))
 		if err != nil {
-			return nil, fmt.Errorf("--webhook-header-file %s: %w", f.webhookHeaderFile, err)
+			// A Secret's content, read at start: the webhook is off, the
+			// drains go on.
+			f.webhookOff = true
+			f.warn("--webhook-header-file %s: %v; the webhook is off until it is fixed", f.webhookHeaderFile, err)
+			return webhook.NewClient(nil, f.webhookProxy)
 		}
 		if h == nil {
 			h = http.Header{}
@@ -105,7 +134,10 @@ func (f *modeFlags) webhook() (rawURL, template string, err error) {
 		}
 		rawURL = strings.TrimSpace(string(b))
 		if rawURL == "" {
-			return "", "", fmt.Errorf("--webhook-url-file %s is empty: put the webhook's URL in it (the Secret's key), or drop --webhook-url-file", f.webhookURLFile)
+			// A Secret's content, read at start: the webhook is off, the
+			// drains go on.
+			f.webhookOff = true
+			f.warn("--webhook-url-file %s is empty: the webhook is off; put the webhook's URL in it (the Secret's key), or drop --webhook-url-file", f.webhookURLFile)
 		}
 	}
 	if f.webhookTemplateFile != "" {

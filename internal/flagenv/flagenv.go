@@ -63,7 +63,7 @@ func Parse(fs *flag.FlagSet, cmd, prefix string, args []string, getenv func(stri
 			return
 		}
 		if e := fs.Set(f.Name, v); e != nil {
-			err = fmt.Errorf("%s: environment variable %s=%q is not a valid --%s: %s", cmd, name, v, f.Name, Want(f.Value, e))
+			err = fmt.Errorf("%s: environment variable %s=%s is not a valid --%s: %s", cmd, name, shown(f.Value, v), f.Name, Want(f.Value, e))
 		}
 	})
 	return err

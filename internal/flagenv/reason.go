@@ -83,7 +83,20 @@ func Want(v flag.Value, err error) string {
 	return want
 }
 
+// Secret is a flag value that may hold a secret (a header with a token):
+// an error about it names the flag, never the value.
+type Secret interface{ Secret() bool }
+
 // describe is the one-line error of a flag's refused value.
 func (b *badValue) describe(cmd string) error {
-	return fmt.Errorf("%s: --%s=%q: %s (run '%s --help' for the flags)", cmd, b.name, b.value, Want(b.inner, b.err), cmd)
+	return fmt.Errorf("%s: --%s=%s: %s (run '%s --help' for the flags)", cmd, b.name, shown(b.inner, b.value), Want(b.inner, b.err), cmd)
+}
+
+// shown is how an error prints value v of flag value fv: quoted, unless fv
+// may hold a secret.
+func shown(fv flag.Value, v string) string {
+	if s, ok := fv.(Secret); ok && s.Secret() {
+		return "(not shown: it may hold a secret)"
+	}
+	return fmt.Sprintf("%q", v)
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,18 +18,19 @@ var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 // skipped. Its errors never show a value, which may be a secret.
 func ParseHeaders(text string) (http.Header, error) {
 	h := http.Header{}
-	for _, line := range strings.Split(text, "\n") {
+	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		// Errors name the line, never its text: it may hold a token.
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, fmt.Errorf("%q is not \"Name: value\"", clip(line))
+			return nil, fmt.Errorf("line %d is not \"Name: value\" (its text is not shown: it may hold a secret)", i+1)
 		}
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !headerName.MatchString(name) {
-			return nil, fmt.Errorf("header name %q is not valid: letters, digits and -", name)
+			return nil, fmt.Errorf("line %d: the header name is not valid (letters, digits and - only; the text is not shown: it may hold a secret)", i+1)
 		}
 		if strings.ContainsAny(value, "\r\x00") {
 			return nil, fmt.Errorf("header %s: the value holds a control character", name)
@@ -40,15 +42,6 @@ func ParseHeaders(text string) (http.Header, error) {
 		h.Add(name, value)
 	}
 	return h, nil
-}
-
-// clip shortens what an error quotes of a malformed line to 24
-// characters, so a secret missing its "Name:" is not printed whole.
-func clip(line string) string {
-	if len(line) > 24 {
-		return line[:24] + "…"
-	}
-	return line
 }
 
 // Headers is a flag.Value for --webhook-header: each Set adds the
@@ -102,11 +95,34 @@ func NewClient(h http.Header, proxyURL string) (*http.Client, error) {
 		t.Proxy = http.ProxyURL(u)
 	}
 	var rt http.RoundTripper = t
+	c := &http.Client{Timeout: Timeout}
 	if len(h) > 0 {
 		rt = withHeaders{next: t, h: h.Clone()}
+		// The transport adds the headers to every request, redirects
+		// included, where net/http would drop Authorization on the way to
+		// another host: follow no redirect to another host, so a token
+		// goes only where the operator sent it.
+		c.CheckRedirect = sameHostOnly
 	}
-	return &http.Client{Timeout: Timeout, Transport: rt}, nil
+	c.Transport = rt
+	return c, nil
 }
+
+// sameHostOnly refuses a redirect to a host other than the first
+// request's.
+func sameHostOnly(r *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if r.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("the webhook redirected to another host (%s); not followed, so its headers are not sent there", r.URL.Host)
+	}
+	return nil
+}
+
+// Secret reports that the flag's value may hold a secret: errors about it
+// do not print it (internal/flagenv).
+func (hs *Headers) Secret() bool { return true }
 
 // withHeaders sets fixed headers on each request.
 type withHeaders struct {

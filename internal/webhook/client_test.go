@@ -20,9 +20,9 @@ func TestParseHeaders(t *testing.T) {
 		{name: "lines, blanks and comments", in: "X-Team: sre\n\n# the token\nx-api-key:  k1 \r\n",
 			want: http.Header{"X-Team": {"sre"}, "X-Api-Key": {"k1"}}},
 		{name: "repeated name", in: "X-A: 1\nX-A: 2", want: http.Header{"X-A": {"1", "2"}}},
-		{name: "no colon", in: "Authorization Bearer", err: `"Authorization Bearer" is not "Name: value"`},
-		{name: "bad name", in: "X A: 1", err: `header name "X A" is not valid`},
-		{name: "empty name", in: ": 1", err: `header name "" is not valid`},
+		{name: "no colon", in: "X-Team: sre\nAuthorization Bearer sk-live-TOPSECRET", err: `line 2 is not "Name: value"`},
+		{name: "bad name", in: "X-Api-Key=TOPSECRET x: 1", err: `line 1: the header name is not valid`},
+		{name: "empty name", in: ": 1", err: `line 1: the header name is not valid`},
 		{name: "set by the client", in: "Content-Length: 3", err: "Content-Length is set by the client"},
 		{name: "host", in: "Host: x", err: "Host is set by the client"},
 	}
@@ -32,6 +32,9 @@ func TestParseHeaders(t *testing.T) {
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				if strings.Contains(err.Error(), "SECRET") {
+					t.Errorf("the error %q prints the secret", err)
 				}
 				return
 			}
@@ -160,5 +163,54 @@ func TestNewClientProxy(t *testing.T) {
 		if _, err := NewClient(nil, p); err == nil || !strings.Contains(err.Error(), "--webhook-proxy") {
 			t.Errorf("NewClient(proxy %q): err = %v, want one naming --webhook-proxy", p, err)
 		}
+	}
+}
+
+// TestHeadersNotSentToAnotherHostOnRedirect: the client adds the
+// operator's headers to every request it makes, so it must not follow a
+// redirect to another host, where net/http alone would have dropped an
+// Authorization header; a redirect on the same host is followed.
+func TestHeadersNotSentToAnotherHostOnRedirect(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+	}))
+	defer other.Close()
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/here", http.StatusTemporaryRedirect)
+			return
+		}
+		if r.URL.Path == "/here" {
+			return
+		}
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/x", http.StatusTemporaryRedirect)
+	}))
+	defer first.Close()
+	h, _ := ParseHeaders("Authorization: Bearer s3cr3t")
+	c, err := NewClient(h, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Post(first.URL+"/away", "application/json", strings.NewReader("{}")); err == nil {
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range seen {
+		if a != "" {
+			t.Errorf("the other host received Authorization %q", a)
+		}
+	}
+	resp, err := c.Post(first.URL+"/moved", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("a redirect on the same host was not followed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("same-host redirect: %s", resp.Status)
 	}
 }
