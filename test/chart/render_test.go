@@ -186,10 +186,12 @@ func checkHardened(t *testing.T, ds *appsv1.DaemonSet) {
 		ports[p.Name] = p.ContainerPort
 	}
 	args := renderedArgs(t, ds)
-	if a := args["metrics-addr"]; a != ":"+itoa(ports["metrics"]) {
+	// The addresses may name a host (the pod IP, loopback under
+	// hostNetwork): only their ports must be the container's.
+	if a := args["metrics-addr"]; !strings.HasSuffix(a, ":"+itoa(ports["metrics"])) {
 		t.Errorf("--metrics-addr=%s but the metrics port is %d", a, ports["metrics"])
 	}
-	if a := args["probe-addr"]; a != ":"+itoa(ports["probes"]) {
+	if a := args["probe-addr"]; !strings.HasSuffix(a, ":"+itoa(ports["probes"])) {
 		t.Errorf("--probe-addr=%s but the probes port is %d", a, ports["probes"])
 	}
 }
@@ -232,7 +234,7 @@ func TestTemplateAllFeatures(t *testing.T) {
 		"drain-order":  "none",
 		"taint-effect": "PreferNoSchedule", "rebalance": "drain", "scheduled-maintenance": "ignore", "asg-lifecycle": "ignore",
 		"cordon-only": "true", "dry-run": "true", "log-format": "console", "log-level": "debug", "kube-api-qps": "30",
-		"kube-api-burst": "60", "exclude-lb-label": "", "allow-rehearsal": "true", "metrics-addr": ":19102", "probe-addr": ":18081",
+		"kube-api-burst": "60", "exclude-lb-label": "", "allow-rehearsal": "true", "metrics-addr": "[$(POD_IP)]:19102", "probe-addr": "127.0.0.1:18081",
 	} {
 		if args[flag] != want {
 			t.Errorf("--%s = %q, want %q from the values", flag, args[flag], want)
