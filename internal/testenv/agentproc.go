@@ -33,10 +33,16 @@ type AgentProc struct {
 
 // StartAgent runs bin's agent for node against imdsURL with the plane's
 // kubeconfig and extra flags, on free loopback ports, and waits up to 30s
-// for /readyz (polled every 5ms).
+// for /readyz (polled every 5ms). Its own pod is kube-system/spot-handler-NODE.
 func StartAgent(bin, kubeconfig, node, imdsURL string, extra ...string) (*AgentProc, error) {
+	return StartAgentAs(bin, kubeconfig, node, imdsURL, "kube-system", "spot-handler-"+node, extra...)
+}
+
+// StartAgentAs is StartAgent with the agent's own pod (POD_NAMESPACE,
+// POD_NAME) named podNS/podName: the pod its token is bound to, if it is.
+func StartAgentAs(bin, kubeconfig, node, imdsURL, podNS, podName string, extra ...string) (*AgentProc, error) {
 	args := append([]string{"--node-name", node, "--kubeconfig", kubeconfig, "--imds-endpoint", imdsURL}, extra...)
-	c, err := StartChild("the agent", bin, "agent", args, []string{"POD_NAMESPACE=kube-system", "POD_NAME=spot-handler-" + node})
+	c, err := StartChild("the agent", bin, "agent", args, []string{"POD_NAMESPACE=" + podNS, "POD_NAME=" + podName})
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -88,18 +87,9 @@ func tokenKubeconfig(t *testing.T, base *rest.Config, token string) string {
 // run and returns it: the pod a real agent's token is bound to.
 func agentPod(t *testing.T, ctx context.Context, p *testenv.Plane, ns, node string) *corev1.Pod {
 	t.Helper()
-	var got *corev1.Pod
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := p.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release,
-			FieldSelector: "spec.nodeName=" + node})
-		if err != nil || len(pods.Items) != 1 || pods.Items[0].Status.Phase != corev1.PodRunning {
-			return false, nil
-		}
-		got = &pods.Items[0]
-		return true, nil
-	})
+	pod, err := p.NodePod(ctx, ns, "app.kubernetes.io/instance="+release, node, 2*time.Minute)
 	if err != nil {
-		t.Fatalf("no running agent pod of the chart's DaemonSet on node %s: %v", node, err)
+		t.Fatalf("the chart's agent pod: %v", err)
 	}
-	return got
+	return pod
 }

@@ -46,9 +46,13 @@ func startAgent(t *testing.T, node, imdsURL string, extra ...string) *agentProc 
 }
 
 // startAgentVia is startAgent with another kubeconfig (a fault proxy's).
+// The agent runs as the chart's ServiceAccount with a token bound to the
+// chart's agent pod on node, under the chart's node-bound policy (see
+// agentIdentity), as it does in a cluster.
 func startAgentVia(t *testing.T, kubeconfig, node, imdsURL string, extra ...string) *agentProc {
 	t.Helper()
-	p, err := testenv.StartAgent(binary, kubeconfig, node, imdsURL, extra...)
+	kubeconfig, pod := agentIdentity(t, kubeconfig, node)
+	p, err := testenv.StartAgentAs(binary, kubeconfig, node, imdsURL, pod.Namespace, pod.Name, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
