@@ -25,9 +25,12 @@ type SQSAPI interface {
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
-// maxHandling bounds the messages handled at once (each waits for its
-// node's cordon): ten full receives.
-const maxHandling = 100
+// maxHandling bounds the messages handled at once (each is a goroutine
+// waiting for its node's cordon). It is sized for a whole Availability
+// Zone's reclaim received at once: at 100, a 500-node storm waited up to
+// 30 s on the queue behind cordons slowed by the storm's own load (sent →
+// cordoned p99 42 s against received → cordoned 12.7 s, docs/performance.md).
+const maxHandling = 1000
 
 // receive runs one long-polling receiver until ctx ends. Errors (SQS
 // unreachable, throttled, credentials) are logged, counted and retried with
