@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/spot-handler/spot-handler/internal/interrupt"
@@ -177,7 +179,27 @@ func waitAll(jobs []*job) {
 // runDrain reports the watch's end before it returns.
 func (a *Agent) runDrain(ctx context.Context, d interrupt.Drain, log *zap.Logger, emptied func(interrupt.Outcome)) (interrupt.Outcome, error) {
 	req := a.request(d.Notice, d.Deadline)
-	err := a.persist(ctx, d.Deadline, true, func(ctx context.Context) error { return a.actor.Cordon(ctx, req) }, log)
+	// A cordon the API forbids (RBAC, or an admission policy such as the
+	// chart's node-bound one, misconfigured) is not retried until the
+	// deadline: no retry mends it, and evictions may still be allowed.
+	// The drain goes on without the mark (pkg/drain does the same).
+	var forbidden atomic.Pointer[error]
+	err := a.persist(ctx, d.Deadline, true, func(ctx context.Context) error {
+		err := a.actor.Cordon(ctx, req)
+		if apierrors.IsForbidden(err) {
+			forbidden.Store(&err)
+			return nil
+		}
+		return err
+	}, log)
+	if f := forbidden.Load(); f != nil && err == nil {
+		told := false
+		a.deniedByPolicy(*f, &told, log)
+		log.Error("the API forbids cordoning this node; draining it anyway", zap.Error(*f))
+		if a.cfg.CordonOnly {
+			err = *f
+		}
+	}
 	switch {
 	case ctx.Err() != nil:
 		log.Info("drain stopped: its notice was withdrawn or replaced")

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -128,7 +129,13 @@ func (d *Drainer) tryClaim(ctx context.Context, node string, deadline time.Time)
 			return ops, nil
 		})
 	})
-	if err != nil {
+	switch {
+	case err != nil && apierrors.IsForbidden(err):
+		// As for the mark (see Drain): evicting without the claim beats
+		// leaving the pods; a second drain may then evict them too.
+		d.log.Warn("the API forbids writing the node's drain claim; this drain evicts without it", zap.String("node", node), zap.Error(err))
+		return true, false
+	case err != nil:
 		d.log.Warn("claiming the node's drain failed", zap.String("node", node), zap.Error(err))
 		return false, false
 	}

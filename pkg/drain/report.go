@@ -113,6 +113,9 @@ type Report struct {
 	Margin time.Duration
 	// Started is when Drain began; Cordoned when the node was marked.
 	Started, Cordoned time.Time
+	// Unmarked, if not empty, is the API's refusal (a 403) to cordon and
+	// taint the node: the drain went on without the mark (Cordoned zero).
+	Unmarked string
 	// AllAccepted is when the last eviction or deletion was accepted.
 	AllAccepted time.Time
 	// Emptied is the first moment every pod that had to leave was gone and

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 )
@@ -69,13 +70,25 @@ func (d *Drainer) Drain(ctx context.Context, req Request) (*Report, error) {
 		}
 		return err
 	})
+	if err != nil && apierrors.IsForbidden(err) && ctx.Err() == nil {
+		// The API refuses to mark the node (RBAC, or an admission policy
+		// such as the chart's node-bound one, misconfigured), which no retry
+		// mends. Evicting its pods may still be allowed, and a pod left on
+		// a dying instance is worse than one scheduled there again: drain
+		// without the mark (and without a claim, see tryClaim).
+		rep.Unmarked, err = err.Error(), nil
+		d.log.Error("the API forbids cordoning and tainting the node; draining it anyway (pods may be scheduled onto it again): check the RBAC and admission policies for the drainer's account",
+			zap.String("node", req.Node), zap.String("refusal", rep.Unmarked))
+	}
 	if err != nil {
 		return fail(err)
 	}
-	rep.Cordoned = d.clock.Now()
-	d.runs.start(req.Node, req.NoticeID)
-	d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
-		zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
+	if rep.Unmarked == "" {
+		rep.Cordoned = d.clock.Now()
+		d.runs.start(req.Node, req.NoticeID)
+		d.log.Info("node cordoned and tainted", zap.String("node", req.Node), zap.String("kind", req.Kind),
+			zap.Time("deadline", req.Deadline), zap.Duration("took", rep.Cordoned.Sub(started)))
+	}
 
 	end := waitEnd(req.Deadline, d.clock.Now(), d.policy)
 	endCtx, cancel := d.until(ctx, end)
