@@ -54,14 +54,21 @@ func TestNodeBoundPolicyRendered(t *testing.T) {
 		})
 	}
 
+	// The default label stays allowed beside a custom one: during an
+	// upgrade that sets agent.excludeLBLabel, the old agents still write it.
 	t.Run("matched to the agent's ServiceAccount, with its exclude label", func(t *testing.T) {
-		for _, sets := range [][]string{nil, {"serviceAccount.create=false", "serviceAccount.name=node-agent", "agent.excludeLBLabel="}} {
+		def := "'" + corev1.LabelNodeExcludeBalancers + "'"
+		for _, c := range []struct {
+			sets        []string
+			user, label string
+		}{
+			{nil, "spot-handler", "[" + def + "]"},
+			{[]string{"serviceAccount.create=false", "serviceAccount.name=node-agent", "agent.excludeLBLabel="}, "node-agent", "[" + def + "]"},
+			{[]string{"agent.excludeLBLabel=example.com/no-lb"}, "spot-handler", "[" + def + ", 'example.com/no-lb']"},
+		} {
+			sets := c.sets
 			vap := one(t, render(t, "ops", nil, sets...), "ValidatingAdmissionPolicy")
-			user := "system:serviceaccount:ops:spot-handler"
-			label := "['" + corev1.LabelNodeExcludeBalancers + "']"
-			if sets != nil {
-				user, label = "system:serviceaccount:ops:node-agent", "[]"
-			}
+			user, label := "system:serviceaccount:ops:"+c.user, c.label
 			conds, _, _ := unstructured.NestedSlice(vap.Object, "spec", "matchConditions")
 			if len(conds) != 1 || conds[0].(map[string]any)["expression"] != "request.userInfo.username == '"+user+"'" {
 				t.Errorf("%v: matchConditions %v, want the one user %s", sets, conds, user)

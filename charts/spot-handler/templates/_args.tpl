@@ -205,6 +205,48 @@ template name); values names the template mapping flags to chart values.
 {{- end -}}
 {{- end -}}
 
+{{/*
+checkExtraArgs fails when an entry of extra (the list at the value named
+where) names a flag the chart passes in args (a template name, whose render
+includes extra): -flag, --flag and --flag=value alike. The last of two flags
+wins, so the chart's value would be ignored without a word, and where the
+chart reads a value back (agent.excludeLBLabel in the node-bound policy) the
+two would disagree. values names the template mapping flags to chart values.
+*/}}
+{{- define "spot-handler.checkExtraArgs" -}}
+{{- $re := "^--?([^-=][^=]*)(=.*)?$" -}}
+{{- $extra := dict -}}
+{{- range .extra -}}
+{{- $a := toString . -}}
+{{- if regexMatch $re $a -}}
+{{- $f := regexReplaceAll $re $a "${1}" -}}
+{{- $_ := set $extra $f (add1 (get $extra $f | default 0)) -}}
+{{- end -}}
+{{- end -}}
+{{- $chart := dict -}}
+{{- range (include .args .root | fromYamlArray) -}}
+{{- $a := toString . -}}
+{{- if regexMatch $re $a -}}
+{{- $f := regexReplaceAll $re $a "${1}" -}}
+{{- $_ := set $chart $f (add1 (get $chart $f | default 0)) -}}
+{{- end -}}
+{{- end -}}
+{{- $values := include .values .root | fromYaml -}}
+{{- range $f, $n := $extra -}}
+{{- $passed := gt (int (get $chart $f | default 0)) (int $n) -}}
+{{- if and (eq $f "webhook-url") (gt (int (get $chart "webhook-url-file" | default 0)) (int (get $extra "webhook-url-file" | default 0))) -}}
+{{- $passed = true -}}
+{{- end -}}
+{{- if $passed -}}
+{{- with get $values $f -}}
+{{- fail (printf "%s passes --%s, but the chart already passes it and the last one wins (the chart's value would be ignored): set %s instead" $.where $f .) -}}
+{{- else -}}
+{{- fail (printf "%s passes --%s, but the chart always passes --%s: remove it" $.where $f $f) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* bindAddr renders (list ADDRESS PORT) as a listen address: all is every interface, podIP the downward API's $(POD_IP); an IPv6 address gets brackets (so does the pod IP, whichever family it is). */}}
 {{- define "spot-handler.bindAddr" -}}
 {{- $addr := toString (index . 0) -}}{{- $port := index . 1 -}}
