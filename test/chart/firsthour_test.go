@@ -39,26 +39,9 @@ func envName(flag string) string {
 // flag the chart never passes still renders.
 func TestExtraEnvNeverShadowsAFlag(t *testing.T) {
 	paths := valuePaths(t)
-	for _, c := range []struct {
-		name, env string
-		base      []string
-	}{
-		{"agent", "agent.extraEnv", append(webhookExtras("webhook"), "webhook.template=x", "agent.imdsEndpoint=http://127.0.0.1:1338")},
-		{"controller", "controller.extraEnv", append(webhookExtras("controller.webhook"), "mode=controller", "controller.queueURL="+testQueueURL, testCluster,
-			"controller.region=eu-west-1", "controller.endpointURL=https://vpce.example", "controller.asgNames={blue,green}",
-			"controller.webhook.template=x")},
-	} {
-		objs := render(t, "spot", nil, c.base...)
-		var args []string
-		if c.name == "agent" {
-			args = fromUnstructured[appsv1.DaemonSet](t, one(t, objs, "DaemonSet")).Spec.Template.Spec.Containers[0].Args[1:]
-		} else {
-			args = fromUnstructured[appsv1.Deployment](t, one(t, objs, "Deployment")).Spec.Template.Spec.Containers[0].Args[1:]
-		}
-		flags := flagArgs(t, args)
-		if len(flags) < 15 {
-			t.Fatalf("%s: only %d flags rendered", c.name, len(flags))
-		}
+	for _, c := range everyFlag(t) {
+		c.env = c.name + ".extraEnv"
+		flags := c.flags
 		for flag := range flags {
 			t.Run(c.name+"/"+flag, func(t *testing.T) {
 				v := envName(flag)
