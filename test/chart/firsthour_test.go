@@ -92,7 +92,7 @@ func TestControllerPDBLetsNodesDrain(t *testing.T) {
 
 // agentOnlyAlerts are the PrometheusRule alerts on the agent's job alone.
 var agentOnlyAlerts = []string{"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerIMDSUnreachable",
-	"SpotHandlerDrainMissedDeadline", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerInterruptionSpike"}
+	"SpotHandlerDrainMissedDeadline", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerInterruptionSpike", "SpotHandlerPolicyDenials"}
 
 // TestControllerModeHasNoAgentMonitoring: mode controller renders neither the
 // agent's PodMonitor, ServiceMonitor and metrics Service nor its alerts

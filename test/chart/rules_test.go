@@ -110,7 +110,7 @@ type alertTests struct {
 var (
 	agentAlerts = []string{
 		"SpotHandlerAgentDown", "SpotHandlerAgentNotScheduled", "SpotHandlerDrainMissedDeadline", "SpotHandlerIMDSUnreachable",
-		"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerWebhookFailing",
+		"SpotHandlerInterruptionSpike", "SpotHandlerPodsRunningAtDeadline", "SpotHandlerPolicyDenials", "SpotHandlerWebhookFailing",
 	}
 	controllerAlerts = []string{
 		"SpotHandlerControllerDrainMissedDeadline", "SpotHandlerControllerNoLeader", "SpotHandlerLifecycleHeartbeatsFailing",
@@ -249,7 +249,7 @@ func TestAlertRules(t *testing.T) {
 }
 
 func TestAlertsCanBeTurnedOff(t *testing.T) {
-	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "webhookFailing",
+	keys := []string{"agentDown", "agentNotScheduled", "imdsUnreachable", "drainMissedDeadline", "podsRunningAtDeadline", "interruptionSpike", "policyDenials", "webhookFailing",
 		"queueMessagesFailing", "queueLag", "controllerNoLeader", "queueReceiveFailing", "lifecycleHeartbeatsFailing", "controllerDrainMissedDeadline"}
 	for _, k := range keys {
 		g := renderedRules(t, append([]string{"prometheusRule.alerts." + k + ".enabled=false"}, bothModes...)...)
