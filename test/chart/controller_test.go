@@ -39,7 +39,7 @@ var notFromControllerValues = map[string]string{
 // controller's pods never match each other's selectors.
 func TestModes(t *testing.T) {
 	agentKinds := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-	controllerKinds := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "ServiceAccount"}
+	controllerKinds := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "FlowSchema", "PodDisruptionBudget", "PriorityLevelConfiguration", "Role", "RoleBinding", "ServiceAccount"}
 	for mode, want := range map[string][]string{
 		"daemonset":  agentKinds,
 		"controller": controllerKinds,
@@ -180,8 +180,8 @@ func TestControllerRBAC(t *testing.T) {
 			t.Errorf("binding subjects %+v: want the controller's ServiceAccount %s", subj, sa.GetName())
 		}
 	}
-	if len(renderMode(t, "controller", "rbac.create=false", "controller.serviceAccount.create=false")) != 2 {
-		t.Error("rbac.create=false and controller.serviceAccount.create=false should leave the Deployment and its PDB only")
+	if len(renderMode(t, "controller", "rbac.create=false", "controller.serviceAccount.create=false", "controller.flowControl.enabled=false")) != 2 {
+		t.Error("rbac.create=false, controller.serviceAccount.create=false and controller.flowControl.enabled=false should leave the Deployment and its PDB only")
 	}
 }
 
