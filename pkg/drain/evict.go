@@ -147,8 +147,14 @@ func (d *Drainer) evict(ctx context.Context, j *podJob, tr *tracker, sl *slots, 
 		last = a.message
 		res.Reason = d.notYet(a, res, fallback)
 		wait := b.next(a.wait)
-		if until := cut.Sub(d.clock.Now()); d.policy.PDBFallback == FallbackDelete && until > 0 && until < wait {
-			wait = until
+		if until := cut.Sub(d.clock.Now()); d.policy.PDBFallback == FallbackDelete && !fallback && until < wait {
+			// Never wait past the cut-off for the fallback: an eviction
+			// sent before it and refused after it is followed by the
+			// deletion at once. (A failed deletion waits its backoff.)
+			wait = max(until, 0)
+		}
+		if wait <= 0 {
+			continue
 		}
 		t := d.clock.NewTimer(wait)
 		select {

@@ -27,6 +27,9 @@ var regressions = []regression{
 		"(the deadline had passed: the watch ended at once; d2a1f01)"},
 	{101715929, 19, 2, "rebalance then Spot, evictions 429 for 14 s and the agent SIGKILLed mid-drain: a 90 s pod ran past " +
 		"deadline − margin (stale grace after client-go's own 429 retries; 0d62321)"},
+	{489578176, 2, 1, "ASG Terminated, a 600 s pod under a maxUnavailable=1 PDB whose last refused eviction was answered " +
+		"past its cut-off: the fallback deletion waited another backoff step and the pod went 0.5 s past deadline − " +
+		"margin (the deletion now follows at once; TestDrainDeletesAtOnceWhenARefusalIsAnsweredPastTheCutOff)"},
 }
 
 // TestSoakRegressions replays each scenario the soak once failed on
