@@ -30,9 +30,12 @@ func impostor(t *testing.T) (port int) {
 // The start must see that AEMM did not answer, and say the port was lost
 // (so StartAEMMProcess tries a new one), not hand out the impostor's URL.
 func TestAEMMOnATakenPortIsNotReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts amazon-ec2-metadata-mock")
+	}
 	bin, err := Binary("ec2-metadata-mock", AEMMVersion)
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("%v (run make tools)", err)
 	}
 	a, err := startAEMMOn(bin, impostor(t), []string{"spot"})
 	if err == nil {
@@ -46,8 +49,11 @@ func TestAEMMOnATakenPortIsNotReady(t *testing.T) {
 
 // TestMotoOnATakenPortIsNotReady is the same for moto_server.
 func TestMotoOnATakenPortIsNotReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts moto")
+	}
 	if err := MotoAvailable(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	m, err := startMotoOn(impostor(t))
 	if err == nil {
