@@ -43,24 +43,9 @@ func TestLostLeaseKeptUntilTheTermWindsDown(t *testing.T) {
 		return true, nil, errors.New("context deadline exceeded")
 	})
 	h := newHeldLeader(t, kube)
-	c, logs, started, hold := h.c, h.logs, h.started, h.hold
+	c, logs, started := h.c, h.logs, h.started
 	c.cfg.LeaseDuration = 6 * time.Second // others wait 6 s after the last renewal
-	ctx, cancel := context.WithCancel(context.Background())
-	informed, elected := make(chan struct{}), make(chan struct{})
-	go func() { c.inf.Run(ctx.Done()); close(informed) }()
-	if !cache.WaitForCacheSync(ctx.Done(), c.inf.HasSynced) {
-		t.Fatal("node index never synced")
-	}
-	go func() { c.elect(ctx); close(elected) }()
-	released := false
-	defer func() {
-		if !released {
-			close(hold)
-		}
-		cancel()
-		<-elected
-		<-informed
-	}()
+	ctx, release := h.lead(t)
 	select {
 	case <-started:
 	case <-time.After(20 * time.Second):
@@ -100,6 +85,5 @@ func TestLostLeaseKeptUntilTheTermWindsDown(t *testing.T) {
 	if otherLeads.Load() && logs.FilterMessage("no longer leading: receiving stopped, drains stopped (the next leader resumes them)").Len() == 0 {
 		t.Errorf("two leaders: replica \"other\" leads while \"me\"'s term still runs its drain")
 	}
-	close(hold)
-	released = true
+	release()
 }

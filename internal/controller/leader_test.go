@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,6 +101,31 @@ func newHeldLeader(t *testing.T, kube *fake.Clientset) heldLeader {
 	return h
 }
 
+// lead runs h's node index and leader election until the test ends (its
+// cleanup lets the held drain return, ends both and waits for them). It
+// returns their context and release, which lets the held drain return
+// (once).
+func (h heldLeader) lead(t *testing.T) (context.Context, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	informed, elected := make(chan struct{}), make(chan struct{})
+	go func() { h.c.inf.Run(ctx.Done()); close(informed) }()
+	if !cache.WaitForCacheSync(ctx.Done(), h.c.inf.HasSynced) {
+		cancel()
+		t.Fatal("node index never synced")
+	}
+	go func() { h.c.elect(ctx); close(elected) }()
+	var once sync.Once
+	release := func() { once.Do(func() { close(h.hold) }) }
+	t.Cleanup(func() {
+		release()
+		cancel()
+		<-elected
+		<-informed
+	})
+	return ctx, release
+}
+
 // TestLeadershipTermsDoNotOverlap: the only replica drains a node when its
 // Lease's renewals start failing; the drain ignores its context for a while
 // (as a drain's last unclaim may), so the term winds down slowly, and the
@@ -119,23 +145,8 @@ func TestLeadershipTermsDoNotOverlap(t *testing.T) {
 	kube.PrependReactor("get", "leases", refuse)
 	kube.PrependReactor("update", "leases", refuse)
 	h := newHeldLeader(t, kube)
-	c, logs, qm, started, hold := h.c, h.logs, h.qm, h.started, h.hold
-	ctx, cancel := context.WithCancel(context.Background())
-	informed, elected := make(chan struct{}), make(chan struct{})
-	go func() { c.inf.Run(ctx.Done()); close(informed) }()
-	if !cache.WaitForCacheSync(ctx.Done(), c.inf.HasSynced) {
-		t.Fatal("node index never synced")
-	}
-	go func() { c.elect(ctx); close(elected) }()
-	held := true
-	t.Cleanup(func() {
-		if held {
-			close(hold)
-		}
-		cancel()
-		<-elected
-		<-informed
-	})
+	c, logs, qm, started := h.c, h.logs, h.qm, h.started
+	_, release := h.lead(t)
 	count := func(msg string) int { return logs.FilterMessage(msg).Len() }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -168,8 +179,7 @@ func TestLeadershipTermsDoNotOverlap(t *testing.T) {
 	if count("leading: receiving messages") > 1 {
 		t.Errorf("a second term began while the first was still winding down")
 	}
-	close(hold)
-	held = false
+	release()
 	waitFor("the first term winds down", func() bool {
 		return count("no longer leading: receiving stopped, drains stopped (the next leader resumes them)") == 1
 	})
