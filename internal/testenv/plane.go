@@ -121,7 +121,11 @@ func StartPlane(opts Options) (_ *Plane, err error) {
 			return nil, err
 		}
 	}
-	kwok := []string{"--kubeconfig=" + p.Kubeconfig, "--config=" + stages,
+	kwokOpts, err := writeKwokOptions(p.Dir)
+	if err != nil {
+		return nil, err
+	}
+	kwok := []string{"--kubeconfig=" + p.Kubeconfig, "--config=" + stages, "--config=" + kwokOpts,
 		"--manage-nodes-with-annotation-selector=" + kwokAnnotation + "=fake",
 		"--server-address=127.0.0.1:0", "--node-lease-duration-seconds=40"}
 	if err := p.startOther("kwok", bins["kwok"], kwok); err != nil {

@@ -40,6 +40,10 @@ type env struct {
 	// images, if > 0, pads each new node's status with that many images
 	// (testenv.PadStatus): nodes as large as a kubelet's.
 	images int
+	// unreplaced, if set, gives each new node's pods an owner no
+	// controller acts on (testenv.UnreplacedPods): evicted, they are not
+	// replaced by pods pinned to a cordoned node.
+	unreplaced bool
 }
 
 var envCount atomic.Int64
@@ -159,6 +163,9 @@ func (e *env) addNode(name, providerID string, pods int, grace int64, delay time
 	}
 	if pods == 0 {
 		return nil
+	}
+	if e.unreplaced {
+		return plane.UnreplacedPods(e.ctx, e.ns, name, pods, grace, delay)
 	}
 	return plane.PinnedReplicaSet(e.ctx, e.ns, "rs-"+strings.TrimPrefix(name, "q-"), name, int32(pods), grace, delay)
 }

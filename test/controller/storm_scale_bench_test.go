@@ -18,7 +18,11 @@ import (
 // there), nodes empty before deadline − margin, the controller's
 // Kubernetes API requests per drain and the answers 429 (throttled) among
 // them. N is 100 and $BENCH_STORM_NODES (default 500; 0 skips it).
-// $BENCH_STORM_FLAGS adds controller flags (space-separated).
+// $BENCH_STORM_FLAGS adds controller flags (space-separated). The pods'
+// owner is an object no controller acts on (testenv.UnreplacedPods), so
+// evicted pods are not replaced; BENCH_STORM_REPLACE=1 gives them pinned
+// ReplicaSets instead, whose replacements stay pending on the cordoned
+// nodes and load the API server and scheduler as much as the drains.
 func BenchmarkQueueStormAtScale(b *testing.B) {
 	big := 500
 	if v, err := strconv.Atoi(os.Getenv("BENCH_STORM_NODES")); err == nil {
@@ -67,9 +71,10 @@ func scaleStorm(b *testing.B, n, pods int, extra ...string) scaleResult {
 	b.Helper()
 	e := newEnv(b, 60)
 	e.images = 50
+	e.unreplaced = os.Getenv("BENCH_STORM_REPLACE") != "1"
 	t0 := time.Now()
 	nodes := e.nodes(n, pods, 20, 2*time.Second)
-	b.Logf("%d nodes of %d pods ready in %v", n, pods, time.Since(t0).Round(time.Second))
+	b.Logf("%d nodes of %d pods ready in %v (pods replaced when evicted: %v)", n, pods, time.Since(t0).Round(time.Second), !e.unreplaced)
 	var names []string
 	for _, in := range nodes {
 		names = append(names, in.node)
