@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -175,19 +173,7 @@ func (c *Child) Metric(name string, match ...string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
-	sum := 0.0
-	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-		ok := true
-		for _, kv := range match {
-			ok = ok && strings.Contains(m[1], kv)
-		}
-		if ok {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			sum += v
-		}
-	}
-	return sum, nil
+	return SumSamples(string(b), name, match...), nil
 }
 
 // MustMetric is Metric, failing t on a scrape error.

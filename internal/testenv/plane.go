@@ -48,6 +48,7 @@ type Plane struct {
 	others    []*process
 	apiBin    string
 	apiArgs   []string
+	apiExtra  []string // flags after apiArgs (RestartAPIServerWith)
 }
 
 // Start starts a plane for a test and stops it in t's cleanup. It fails the
@@ -196,7 +197,7 @@ func (p *Plane) startAPIServer(bin, etcdURL string, port int) error {
 // StartAPIServer (re)starts kube-apiserver with the same port, data and
 // credentials, and waits for /readyz. Use it after StopAPIServer.
 func (p *Plane) StartAPIServer() error {
-	proc, err := startProcess("kube-apiserver", p.Dir, p.apiBin, p.apiArgs, nil)
+	proc, err := startProcess("kube-apiserver", p.Dir, p.apiBin, p.apiServerArgs(), nil)
 	if err != nil {
 		return err
 	}
