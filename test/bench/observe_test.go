@@ -152,12 +152,18 @@ func raisePodCapacity(b *testing.B, node string, pods int64) {
 // second) with termination at deadline.
 func spotNotice(b *testing.B, at, deadline time.Time) *testenv.AEMM {
 	b.Helper()
-	a, err := testenv.StartAEMMProcess("spot", "--imdsv2", "--mock-trigger-time", at.UTC().Format(time.RFC3339),
-		"-t", deadline.UTC().Format(time.RFC3339), "--rebalance-delay-sec", "1000000")
+	a, err := testenv.StartAEMMProcess(noticeArgs(at, deadline)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return a
+}
+
+// noticeArgs are AEMM's arguments for a Spot notice that appears at `at`
+// with termination at deadline (and no rebalance recommendation).
+func noticeArgs(at, deadline time.Time) []string {
+	return []string{"spot", "--imdsv2", "--mock-trigger-time", at.UTC().Format(time.RFC3339),
+		"-t", deadline.UTC().Format(time.RFC3339), "--rebalance-delay-sec", "1000000"}
 }
 
 // startAgent runs the agent binary (agentBinary) for node against imdsURL.
