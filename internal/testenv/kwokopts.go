@@ -20,6 +20,13 @@ const (
 	kwokLeasePlays = 16
 )
 
+// kwokPodCIDR is where kwok takes its pods' IPs: kwok's own default,
+// written out because a KwokConfiguration given in a file replaces the
+// defaults, and with no CIDR kwok never sets a pod's IP, so its
+// pod-create stage matches the pod again and again (each pod patched
+// about 60 times, pods Running minutes after they were bound).
+const kwokPodCIDR = "10.0.0.1/24"
+
 // writeKwokOptions writes a KwokConfiguration with the plays' parallelism
 // into dir and returns its path (kwok takes it as a second --config).
 func writeKwokOptions(dir string) (string, error) {
@@ -27,10 +34,11 @@ func writeKwokOptions(dir string) (string, error) {
 	body := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
+  cidr: %s
   podPlayStageParallelism: %d
   nodePlayStageParallelism: %d
   nodeLeaseParallelism: %d
-`, kwokPodPlays, kwokNodePlays, kwokLeasePlays)
+`, kwokPodCIDR, kwokPodPlays, kwokNodePlays, kwokLeasePlays)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", fmt.Errorf("writing kwok's options: %w", err)
 	}

@@ -44,6 +44,7 @@ func TestPlaneEvictionHonoursPDB(t *testing.T) {
 	if err := p.WaitPods(ctx, ns, "app=web", 2, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	assertPodIPs(ctx, t, p, ns)
 	zero := intstr.FromInt32(0)
 	pdb := &policyv1.PodDisruptionBudget{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
@@ -107,5 +108,21 @@ func waitPDB(t *testing.T, p *Plane, ns, name string, allowed int32) {
 	})
 	if err != nil {
 		t.Fatalf("PDB %s/%s never reached disruptionsAllowed=%d (status %+v): is kube-controller-manager running? %v", ns, name, allowed, last, err)
+	}
+}
+
+// assertPodIPs fails t if a pod of ns has no IP: kwok sets one in its
+// pod-create stage, and a pod without one matches that stage again and
+// again (kwok patching it in a loop, its other pods waiting behind).
+func assertPodIPs(ctx context.Context, t *testing.T, p *Plane, ns string) {
+	t.Helper()
+	pods, err := p.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range pods.Items {
+		if pod.Status.PodIP == "" {
+			t.Errorf("pod %s is %s with no IP: kwok's pod-create stage did not give it one (is kwok's CIDR set?)", pod.Name, pod.Status.Phase)
+		}
 	}
 }
