@@ -20,25 +20,30 @@ const (
 	kwokLeasePlays = 16
 )
 
-// kwokPodCIDR is where kwok takes its pods' IPs: kwok's own default,
-// written out because a KwokConfiguration given in a file replaces the
-// defaults, and with no CIDR kwok never sets a pod's IP, so its
-// pod-create stage matches the pod again and again (each pod patched
-// about 60 times, pods Running minutes after they were bound).
-const kwokPodCIDR = "10.0.0.1/24"
-
 // writeKwokOptions writes a KwokConfiguration with the plays' parallelism
-// into dir and returns its path (kwok takes it as a second --config).
+// into dir and returns its path (kwok takes it as a second --config). kwok
+// does not default the fields of a configuration it reads (only of the one
+// it makes when it reads none): the rest are kwok's defaults, set here, but
+// for the pods' CIDR, a /16 rather than a /24 so that thousands of pods get
+// addresses of their own (with none, kwok plays a pod's create stage again
+// and again).
 func writeKwokOptions(dir string) (string, error) {
 	path := filepath.Join(dir, "kwok-options.yaml")
 	body := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
-  cidr: %s
   podPlayStageParallelism: %d
   nodePlayStageParallelism: %d
   nodeLeaseParallelism: %d
-`, kwokPodCIDR, kwokPodPlays, kwokNodePlays, kwokLeasePlays)
+  cidr: 10.0.0.0/16
+  manageAllNodes: false
+  enableDebuggingHandlers: true
+  enableContentionProfiling: false
+  enableProfilingHandler: true
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+`, kwokPodPlays, kwokNodePlays, kwokLeasePlays)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", fmt.Errorf("writing kwok's options: %w", err)
 	}
