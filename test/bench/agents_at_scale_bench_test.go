@@ -64,6 +64,7 @@ func agentsAtScale(b *testing.B, want int) {
 	startBudget := 30*time.Second + time.Duration(n)*250*time.Millisecond
 	at := nextSecond(startBudget + restSettle + restWindow + 5*time.Second)
 	deadline := at.Add(fleetNotice)
+	watches0 := openWatches(b)
 	t1 := time.Now()
 	ms := startFleet(b, nodes, at, deadline)
 	b.Logf("%d of %d AEMM and agent pairs started in %v (%d at once); the notice appears at %s",
@@ -87,6 +88,8 @@ func agentsAtScale(b *testing.B, want int) {
 	}
 	time.Sleep(time.Until(restStart))
 	rest := measureRest(b, ms)
+	b.Logf("watches open at the API server: %.0f before the agents started, %.0f at rest; opened since, by resource: %s (the benchmark's own two are on nodes and pods)",
+		watches0.sum(), openWatches(b).sum(), openWatches(b).minus(watches0).by(0, 1, "resource"))
 	// Scraping every agent takes a moment: begin well before the notice.
 	time.Sleep(time.Until(at.Add(-3 * time.Second)))
 	storm := measureStorm(ctx, b, ms, w, at, deadline)
@@ -249,4 +252,21 @@ func fmtSeconds(m map[string]float64) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// openWatches returns the watches open at the API server
+// (apiserver_longrunning_requests, verb WATCH) by label set.
+func openWatches(b *testing.B) counters {
+	b.Helper()
+	all, err := apiserverMetric(context.Background(), "apiserver_longrunning_requests")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := counters{}
+	for k, v := range all {
+		if labelValue(k, "verb") == "WATCH" && v != 0 {
+			w[k] = v
+		}
+	}
+	return w
 }

@@ -52,11 +52,17 @@ func scrapeSamples(ctx context.Context, url, name string) (counters, error) {
 // apiserverRequests returns apiserver_request_total, every request the
 // API server answered, by label set, from its own /metrics.
 func apiserverRequests(ctx context.Context) (counters, error) {
+	return apiserverMetric(ctx, "apiserver_request_total")
+}
+
+// apiserverMetric returns metric name's samples from the API server's own
+// /metrics.
+func apiserverMetric(ctx context.Context, name string) (counters, error) {
 	raw, err := plane.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the API server's /metrics: %w", err)
 	}
-	return parseSamples(raw, "apiserver_request_total"), nil
+	return parseSamples(raw, name), nil
 }
 
 // add adds o's samples to c.
