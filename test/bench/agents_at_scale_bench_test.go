@@ -116,6 +116,7 @@ func measureRest(b *testing.B, ms []member) restResult {
 		b.Fatal(err)
 	}
 	s0 := sampleFleet(b, ms, false)
+	b.Logf("start-up: the agents' Kubernetes API requests before the rest, per agent: %s", s0.total().by(0, float64(len(ms)), "method", "code"))
 	p0, t0 := planeCPU(b), time.Now()
 	time.Sleep(restWindow)
 	p1, t1 := planeCPU(b), time.Now()
