@@ -109,6 +109,29 @@ func scaleStorm(b *testing.B, n, pods int, extra ...string) scaleResult {
 	b.Logf("%d nodes: API requests per drain by method (the whole run): %s", n, strings.Join(by, ", "))
 	if len(r.late) > 0 {
 		b.Logf("%d nodes not empty before deadline − margin: %v", len(r.late), r.late)
+		unhandled(b, c, nodes, r.late)
 	}
 	return out
+}
+
+// unhandled logs the controller's lines about each late node that got no
+// notice record (its message not handled at all), at most 20 a node.
+func unhandled(b *testing.B, c *ctrl, nodes []instNode, late []string) {
+	logs := strings.Split(c.logs(), "\n")
+	for _, in := range nodes {
+		missed := false
+		for _, l := range late {
+			missed = missed || strings.HasPrefix(l, in.node+" (record false")
+		}
+		if !missed {
+			continue
+		}
+		var lines []string
+		for _, l := range logs {
+			if strings.Contains(l, in.id) && len(lines) < 20 {
+				lines = append(lines, l)
+			}
+		}
+		b.Logf("%s (%s) was never marked; the controller's lines about it:\n%s", in.node, in.id, strings.Join(lines, "\n"))
+	}
 }
