@@ -147,11 +147,18 @@ func flowControlStorm(b *testing.B, n int, chart chartFlowControl, on bool, ctlC
 		out.ownRejected, out.ownWait = apfDelta(m0, m1, chart.level.Name)
 	}
 	d := func(l string) float64 {
-		return testenv.SumSamples(m1, "apiserver_flowcontrol_dispatched_requests_total", l) -
-			testenv.SumSamples(m0, "apiserver_flowcontrol_dispatched_requests_total", l)
+		return metricDelta(m0, m1, "apiserver_flowcontrol_dispatched_requests_total", l)
 	}
 	b.Logf("controller classified %+v; requests the apiserver executed in the storm: workload-low %v, %s %v",
 		got, d(`priority_level="workload-low"`), chart.level.Name, d(`priority_level="`+chart.level.Name+`"`))
+	for _, level := range []string{"workload-low", chart.level.Name} {
+		var by []string
+		for _, reason := range []string{"queue-full", "concurrency-limit", "time-out", "cancelled"} {
+			by = append(by, fmt.Sprintf("%s %v", reason, metricDelta(m0, m1, "apiserver_flowcontrol_rejected_requests_total",
+				`priority_level="`+level+`"`, `reason="`+reason+`"`)))
+		}
+		b.Logf("APF rejections in %s by reason: %s", level, strings.Join(by, ", "))
+	}
 	b.Logf("seats: workload-low %v, %s %v; workload-low in queue at the end %v",
 		testenv.SumSamples(m1, "apiserver_flowcontrol_nominal_limit_seats", `priority_level="workload-low"`), chart.level.Name,
 		testenv.SumSamples(m1, "apiserver_flowcontrol_nominal_limit_seats", `priority_level="`+chart.level.Name+`"`),
@@ -176,15 +183,18 @@ func apfMetrics(b *testing.B) string {
 // queue wait (s) of the requests it executed meanwhile.
 func apfDelta(m0, m1, level string) (rejected, wait float64) {
 	l := `priority_level="` + level + `"`
-	diff := func(name string, match ...string) float64 {
-		return testenv.SumSamples(m1, name, match...) - testenv.SumSamples(m0, name, match...)
-	}
-	rejected = diff("apiserver_flowcontrol_rejected_requests_total", l)
+	rejected = metricDelta(m0, m1, "apiserver_flowcontrol_rejected_requests_total", l)
 	const w = "apiserver_flowcontrol_request_wait_duration_seconds"
-	if n := diff(w+"_count", l, `execute="true"`); n > 0 {
-		wait = diff(w+"_sum", l, `execute="true"`) / n
+	if n := metricDelta(m0, m1, w+"_count", l, `execute="true"`); n > 0 {
+		wait = metricDelta(m0, m1, w+"_sum", l, `execute="true"`) / n
 	}
 	return rejected, wait
+}
+
+// metricDelta is how much the samples of name matching match grew from
+// scrape m0 to scrape m1.
+func metricDelta(m0, m1, name string, match ...string) float64 {
+	return testenv.SumSamples(m1, name, match...) - testenv.SumSamples(m0, name, match...)
 }
 
 // neighbours are ServiceAccounts that LIST every pod, back to back.
