@@ -229,15 +229,21 @@ func (e *env) putEvent(detailType, detail string) {
 
 // inQueue is the number of messages on the queue, visible or in flight.
 func (e *env) inQueue() int {
+	v, nv := e.queueCounts()
+	return v + nv
+}
+
+// queueCounts returns the queue's visible messages and those in flight.
+func (e *env) queueCounts() (visible, inFlight int) {
 	a, err := e.sqs.GetQueueAttributes(e.ctx, &sqs.GetQueueAttributesInput{QueueUrl: &e.queueURL,
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
 			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
 	if err != nil {
 		e.t.Fatalf("GetQueueAttributes: %v", err)
 	}
-	v, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-	nv, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return v + nv
+	visible, _ = strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight
 }
 
 func (e *env) node(name string) *corev1.Node {

@@ -88,7 +88,8 @@ func scaleStorm(b *testing.B, n, pods int, extra ...string) scaleResult {
 		names = append(names, in.node)
 	}
 	o := observe(b, e.ns, names)
-	c := e.controller("", extra...)
+	// JSON logs: cordonsWritten reads each cordon's time from them.
+	c := e.controller("", append([]string{"--log-format", "json"}, extra...)...)
 	req0, thr0 := c.metric("spot_handler_kube_api_requests_total"), c.metric("spot_handler_kube_api_requests_total", `code="429"`)
 	peak, stop := sampleRSS(c)
 	sent := time.Now()
@@ -122,6 +123,9 @@ func scaleStorm(b *testing.B, n, pods int, extra ...string) scaleResult {
 	if len(r.late) > 0 {
 		b.Logf("%d nodes not empty before deadline − margin: %v", len(r.late), r.late)
 		unhandled(b, c, nodes, r.late)
+		visible, hidden := e.queueCounts()
+		b.Logf("after the storm: %d messages visible and %d in flight in the queue; the controller's messages by outcome: %s; receive errors %v",
+			visible, hidden, outcomes(c), c.metric("spot_handler_queue_api_errors_total", `operation="receive"`))
 	}
 	return out
 }
@@ -169,4 +173,15 @@ func cordonsWritten(logs string) map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// outcomes lists the controller's handled messages by outcome.
+func outcomes(c *ctrl) string {
+	var out []string
+	for _, o := range []string{"handled", "ignored", "agent_draining", "recheck", "unknown_instance", "unknown_kept", "malformed", "failed"} {
+		if v := c.metric("spot_handler_queue_messages_total", `outcome="`+o+`"`); v > 0 {
+			out = append(out, fmt.Sprintf("%s %v", o, v))
+		}
+	}
+	return strings.Join(out, ", ")
 }
