@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spot-handler/spot-handler/internal/testenv"
 	"github.com/spot-handler/spot-handler/pkg/drain"
 )
 
@@ -51,6 +52,9 @@ func BenchmarkQueueStormAtScale(b *testing.B) {
 				b.ReportMetric(r.ctlWithin2s, "ctl_cordon_within_2s_pct")
 				b.ReportMetric(float64(percentile(r.written, 50).Milliseconds()), "ctl_cordon_p50_ms")
 				b.ReportMetric(float64(percentile(r.written, 99).Milliseconds()), "ctl_cordon_p99_ms")
+				b.ReportMetric(r.apiCPU, "apiserver_cpu_s")
+				b.ReportMetric(r.etcdCPU, "etcd_cpu_s")
+				b.ReportMetric(r.ctlCPU, "ctl_cpu_s")
 			}
 		})
 	}
@@ -71,6 +75,18 @@ type scaleResult struct {
 	// tainted"): the cordon as the API holds it, without the time the
 	// benchmark's own informers take to see it on the same starved cores.
 	written []time.Duration
+	// CPU seconds the API server, etcd and the controller used from the
+	// messages sent until every node was empty (or the wait ended).
+	apiCPU, etcdCPU, ctlCPU float64
+}
+
+// cpuOf reads each process's CPU seconds so far (0 where it cannot).
+func cpuOf(pids ...int) []float64 {
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		out[i], _ = testenv.CPUSeconds(pid)
+	}
+	return out
 }
 
 // scaleStorm makes n padded nodes of pods pods, starts a controller with
@@ -92,12 +108,15 @@ func scaleStorm(b *testing.B, n, pods int, extra ...string) scaleResult {
 	c := e.controller("", append([]string{"--log-format", "json"}, extra...)...)
 	req0, thr0 := c.metric("spot_handler_kube_api_requests_total"), c.metric("spot_handler_kube_api_requests_total", `code="429"`)
 	peak, stop := sampleRSS(c)
+	pids := plane.PIDs()
+	cpu0 := cpuOf(pids["kube-apiserver"], pids["etcd"], c.PID())
 	sent := time.Now()
 	b.ResetTimer()
 	r := storm(b, e, nodes, o, drain.DefaultPolicy().Margin)
 	b.StopTimer()
 	stop()
-	out := scaleResult{stormResult: r, peakRSS: *peak,
+	cpu := cpuOf(pids["kube-apiserver"], pids["etcd"], c.PID())
+	out := scaleResult{stormResult: r, peakRSS: *peak, apiCPU: cpu[0] - cpu0[0], etcdCPU: cpu[1] - cpu0[1], ctlCPU: cpu[2] - cpu0[2],
 		requests:  c.metric("spot_handler_kube_api_requests_total") - req0,
 		throttled: c.metric("spot_handler_kube_api_requests_total", `code="429"`) - thr0}
 	const h = "spot_handler_detection_to_cordon_seconds"
