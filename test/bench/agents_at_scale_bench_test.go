@@ -146,6 +146,9 @@ type stormResult struct {
 	others                map[string]float64 // the plane's other processes' CPU seconds
 	apiReqs, agentReqs    counters
 	agentCPU              float64
+	// ownCordon is the agents' own detection → cordon histogram, summed
+	// (spot_handler_detection_to_cordon_seconds_bucket by le).
+	ownCordon counters
 }
 
 // measureStorm waits for the notice and for every node to be empty (or
@@ -169,7 +172,8 @@ func measureStorm(ctx context.Context, b *testing.B, ms []member, w *fleetWatch,
 	time.Sleep(5 * time.Second)
 	s1 := sampleFleet(b, ms, true)
 	r := stormResult{window: end.Sub(at), apiserverCPU: p1["kube-apiserver"] - p0["kube-apiserver"], etcdCPU: p1["etcd"] - p0["etcd"],
-		others: map[string]float64{}, apiReqs: api1.minus(api0), agentReqs: s1.total().minus(s0.total()), agentCPU: s1.cpu - s0.cpu}
+		others: map[string]float64{}, apiReqs: api1.minus(api0), agentReqs: s1.total().minus(s0.total()), agentCPU: s1.cpu - s0.cpu,
+		ownCordon: sumAgents(b, ms, "spot_handler_detection_to_cordon_seconds_bucket")}
 	for name, c := range p1 {
 		if name != "kube-apiserver" && name != "etcd" {
 			r.others[name] = c - p0[name]
@@ -221,6 +225,11 @@ func reportFleet(b *testing.B, n int, rest restResult, storm stormResult) {
 		storm.apiReqs.sum(), storm.apiReqs.by(8, 1, "verb", "resource"), storm.apiReqs.sum(`code="429"`), storm.apiserverCPU, storm.etcdCPU,
 		storm.agentCPU, fmtSeconds(storm.others))
 	b.Logf("storm: the agents' requests per drain by method: %s", storm.agentReqs.by(0, per, "method"))
+	all := storm.ownCordon[`{le="+Inf"}`]
+	within := func(le string) float64 { return 100 * storm.ownCordon[`{le="`+le+`"}`] / max(all, 1) }
+	b.Logf("storm: the agents' own detection → cordon (their histograms, %.0f cordons): within 0.5 s %.0f %%, 1 s %.0f %%, 2 s %.0f %%, 5 s %.0f %%, 10 s %.0f %%",
+		all, within("0.5"), within("1"), within("2"), within("5"), within("10"))
+	b.ReportMetric(within("2"), "agent_cordon_within_2s_pct")
 	b.ReportMetric(per, "agents")
 	b.ReportMetric(rest.window.Seconds(), "idle_s")
 	b.ReportMetric(idleReqs, "idle_api_requests")

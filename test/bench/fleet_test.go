@@ -225,6 +225,23 @@ func sampleFleet(b *testing.B, ms []member, cpuFirst bool) fleetSample {
 	return s
 }
 
+// sumAgents scrapes metric name from every agent and sums it by label set.
+func sumAgents(b *testing.B, ms []member, name string) counters {
+	b.Helper()
+	each, errs := make([]counters, len(ms)), make([]error, len(ms))
+	inParallel(len(ms), 16, func(i int) {
+		each[i], errs[i] = scrapeSamples(context.Background(), ms[i].agent.MetricsURL, name)
+	})
+	if err := errors.Join(errs...); err != nil {
+		b.Fatalf("scraping the agents: %v", err)
+	}
+	t := counters{}
+	for _, c := range each {
+		t.add(c)
+	}
+	return t
+}
+
 // memory is the agents' average RSS and anonymous RSS and their summed
 // proportional set size, in MiB.
 func memory(b *testing.B, ms []member) (rssAvg, anonAvg, pssSum float64) {
