@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -58,6 +59,12 @@ func kubeClient(src kubeSource, qps float64, burst int, timeout time.Duration, g
 	}
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	cfg.UserAgent = "spot-handler"
+	// Protobuf, as the kube-controller-manager speaks: the API server
+	// encodes each node, pod and watch event for this client at a fraction
+	// of JSON's cost, which in a storm is the API server's CPU the cordons
+	// and evictions wait for (docs/performance.md). Patches stay JSON.
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	agent.BoundCalls(cfg, timeout)
 	return kubernetes.NewForConfig(cfg)
 }
