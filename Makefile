@@ -53,6 +53,9 @@ soak: tools ## random interruptions, faults, restarts, both modes: 0 pods left, 
 	SOAK_WAVES=$(WAVES) SOAK_NODES=$(NODES) SOAK_ONLY=$(ONLY) \
 		$(GO) test -count=1 -run 'TestSoak$$' -v -timeout $$(( $(or $(MINUTES),10) + $(or $(WAVES),0) * 4 + 30 ))m ./test/soak
 
+# A benchmark that fails fails make bench too (not only grep and tee after it).
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: tools ## print the performance table (real plane, AEMM, agent binary; the controller at 1000 and 5000 nodes, in a 100- and a BENCH_STORM_NODES=500-node storm and on a busy API server without and with the chart's flow control; BENCH_AGENTS=200 agents at once); about 75 minutes on 2 cores
 	$(GO) test -run '^$$' -bench 'PollCycle|LoadAndRankRegion' -benchmem ./pkg/imds ./pkg/advisor | tee bench.out
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 120m ./internal/testenv ./pkg/imds ./pkg/drain ./internal/lifecycle ./internal/controller ./test/bench ./test/controller | grep -v PollCycle | tee -a bench.out

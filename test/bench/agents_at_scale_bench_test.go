@@ -86,6 +86,7 @@ func agentsAtScale(b *testing.B, want int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(w.close)
 	time.Sleep(time.Until(restStart))
 	rest := measureRest(b, ms)
 	b.Logf("watches open at the API server: %.0f before the agents started, %.0f at rest; opened since, by resource: %s (the benchmark's own two are on nodes and pods)",

@@ -24,7 +24,12 @@ type fleetWatch struct {
 	remaining int                           // nodes not yet empty
 	done      chan struct{}
 	stop      chan struct{}
+	stopped   sync.Once
 }
+
+// close stops the informers (once; wait does too, and a benchmark's
+// cleanup, so a Fatal before wait leaves no watch open).
+func (w *fleetWatch) close() { w.stopped.Do(func() { close(w.stop) }) }
 
 // watchFleet watches nodes (labelled nodeSelector) and their pods
 // (labelled podSelector), each node expected to run want pods, and returns
@@ -68,7 +73,7 @@ func watchFleet(ctx context.Context, nodes []string, nodeSelector, podSelector s
 	go nodeInf.Run(w.stop)
 	go podInf.Run(w.stop)
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, podInf.HasSynced) {
-		close(w.stop)
+		w.close()
 		return nil, fmt.Errorf("watching %d nodes: caches did not sync", len(nodes))
 	}
 	// The pods each node runs now are those whose going empties it; a pod
@@ -87,7 +92,7 @@ func watchFleet(ctx context.Context, nodes []string, nodeSelector, podSelector s
 	}
 	for n, pods := range w.left {
 		if len(pods) != want {
-			close(w.stop)
+			w.close()
 			return nil, fmt.Errorf("node %s runs %d pods, not %d", n, len(pods), want)
 		}
 	}
@@ -120,7 +125,7 @@ func (w *fleetWatch) wait(ctx context.Context) (cordoned, empty map[string]time.
 	case <-w.done:
 	case <-ctx.Done():
 	}
-	close(w.stop)
+	w.close()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cordoned, empty = map[string]time.Time{}, map[string]time.Time{}
