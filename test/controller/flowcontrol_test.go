@@ -99,27 +99,32 @@ func renderFlowControl(tb testing.TB, ns string) chartFlowControl {
 // returns them as created (with their UIDs).
 func (c chartFlowControl) apply(tb testing.TB) (*flowcontrolv1.PriorityLevelConfiguration, *flowcontrolv1.FlowSchema) {
 	tb.Helper()
-	ctx := context.Background()
 	fc := plane.Client.FlowcontrolV1()
 	// A benchmark run more than once (-benchtime 2x) applies them again:
 	// the first run's objects stand until it ends.
-	pl, err := fc.PriorityLevelConfigurations().Create(ctx, c.level, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		pl, err = fc.PriorityLevelConfigurations().Get(ctx, c.level.Name, metav1.GetOptions{})
-	}
-	if err != nil {
-		tb.Fatalf("creating the chart's PriorityLevelConfiguration: %v", err)
-	}
-	tb.Cleanup(func() { _ = fc.PriorityLevelConfigurations().Delete(ctx, pl.Name, metav1.DeleteOptions{}) })
-	fs, err := fc.FlowSchemas().Create(ctx, c.schema, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		fs, err = fc.FlowSchemas().Get(ctx, c.schema.Name, metav1.GetOptions{})
-	}
-	if err != nil {
-		tb.Fatalf("creating the chart's FlowSchema: %v", err)
-	}
-	tb.Cleanup(func() { _ = fc.FlowSchemas().Delete(ctx, fs.Name, metav1.DeleteOptions{}) })
+	pl := applyOnce(tb, "PriorityLevelConfiguration", c.level, fc.PriorityLevelConfigurations().Create,
+		fc.PriorityLevelConfigurations().Get, fc.PriorityLevelConfigurations().Delete)
+	fs := applyOnce(tb, "FlowSchema", c.schema, fc.FlowSchemas().Create, fc.FlowSchemas().Get, fc.FlowSchemas().Delete)
 	return pl, fs
+}
+
+// applyOnce creates obj (or takes the one of that name already there) and
+// deletes it when tb ends.
+func applyOnce[T metav1.Object](tb testing.TB, kind string, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	del func(context.Context, string, metav1.DeleteOptions) error) T {
+	tb.Helper()
+	ctx := context.Background()
+	got, err := create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = get(ctx, obj.GetName(), metav1.GetOptions{})
+	}
+	if err != nil {
+		tb.Fatalf("creating the chart's %s: %v", kind, err)
+	}
+	tb.Cleanup(func() { _ = del(ctx, got.GetName(), metav1.DeleteOptions{}) })
+	return got
 }
 
 // serviceAccount creates the ServiceAccount ns/name bound to cluster-admin
