@@ -118,3 +118,17 @@ func everyFlag(t *testing.T) []flagRender {
 	}
 	return out
 }
+
+// TestExtraArgsNeverNameAnotherNode: agent.extraArgs naming --node-name
+// (either spelling) fails the render. The agent drains the node it is
+// told; the chart tells it its own from the downward API, and a refused
+// cordon of another node no longer stops a drain (the agent drains an
+// unmarked node), so the render is where another node must be kept out.
+func TestExtraArgsNeverNameAnotherNode(t *testing.T) {
+	for _, set := range [][]string{{"agent.extraArgs[0]=--node-name=ip-10-0-0-9"},
+		{"agent.extraArgs[0]=--node-name", "agent.extraArgs[1]=ip-10-0-0-9"}} {
+		if msg := renderErr(t, set...); !strings.Contains(msg, "--node-name") || !strings.Contains(msg, "downward API") {
+			t.Errorf("%v: want a failure naming --node-name and the downward API, got %q", set, msg)
+		}
+	}
+}

@@ -231,6 +231,9 @@ two would disagree. values names the template mapping flags to chart values.
 {{- $_ := set $chart $f (add1 (get $chart $f | default 0)) -}}
 {{- end -}}
 {{- end -}}
+{{- if hasKey $extra "node-name" -}}
+{{- fail (printf "%s passes --node-name: an agent drains only the node it runs on, which the chart gives it from the downward API (NODE_NAME); remove it" $.where) -}}
+{{- end -}}
 {{- $values := include .values .root | fromYaml -}}
 {{- range $f, $n := $extra -}}
 {{- $passed := gt (int (get $chart $f | default 0)) (int $n) -}}
